@@ -1,0 +1,82 @@
+"""PyTorch eager under a PyTorch Lightning Trainer: the dynamic graph, rebuilt every forward pass."""
+from __future__ import annotations
+
+import logging
+import time
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from src.errors import ConfigError
+from src.models.torch_nets import build_net
+
+
+class SeedModule(pl.LightningModule):
+    """Trains one of the seed nets on the fixed batch; the 'batch' Lightning hands over is the step's
+    DynamicNet depth, so the data stays on the device and the loop feeds nothing per step."""
+
+    def __init__(self, problem, recorder):
+        super().__init__()
+        self.automatic_optimization = False  # one plain SGD step per batch, timed as a whole
+        self.net = build_net(problem)
+        self.register_buffer("x", torch.from_numpy(problem.x))
+        self.register_buffer("y", torch.from_numpy(problem.y))
+        self.loss_fn = nn.MSELoss(reduction="sum")
+        self.lr, self.momentum = problem.lr, problem.momentum
+        self.dynamic = problem.model == "dynamic"
+        self.recorder = recorder
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=self.momentum)
+
+    def on_train_start(self) -> None:
+        if self.global_rank == 0:
+            self.recorder.loop_start(first_step=self.trainer.global_step)
+
+    def training_step(self, depth: int, batch_idx: int) -> None:
+        opt = self.optimizers()
+        t0 = time.perf_counter()
+        loss = self.loss_fn(self.net(self.x, depth), self.y)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # kernels are async: wait before reading the clock
+        compute_ms = (time.perf_counter() - t0) * 1e3
+        if self.global_rank == 0:
+            self.recorder.step(loss.item(), compute_ms, depth if self.dynamic else None)
+
+
+def _accelerator(requested: str) -> str:
+    has_gpu = torch.cuda.is_available()
+    if requested == "gpu" and not has_gpu:
+        raise ConfigError("trainer.accelerator=gpu, but PyTorch sees no CUDA GPU here "
+                          "(torch.cuda.is_available() is False): use trainer.accelerator=cpu or auto.")
+    if requested == "auto":
+        return "gpu" if has_gpu else "cpu"
+    return requested
+
+
+def fit(problem, cfg, recorder, threads: int) -> None:
+    accelerator = _accelerator(cfg.trainer.accelerator)
+    torch.set_num_threads(threads)
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # no "GPU available: ..." banner per run
+    recorder.set_accelerator(accelerator)
+    module = SeedModule(problem, recorder)
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=cfg.trainer.devices,
+        strategy=cfg.trainer.strategy,
+        max_steps=cfg.trainer.max_steps,
+        max_epochs=1,
+        logger=False,  # the recorder writes TensorBoard for every runtime alike
+        enable_checkpointing=False,
+        enable_progress_bar=False,  # the recorder's bar, the same in every runtime
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=recorder.run_dir,
+    )
+    depths = problem.depths(0, cfg.trainer.max_steps).tolist()
+    trainer.fit(module, train_dataloaders=depths)

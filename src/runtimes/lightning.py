@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
-import pytorch_lightning as pl
-import torch
-from torch import nn
+# Lightning 2.6 on torch 2.13 warns about torch's own pytree API at import: nothing a user can act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
-from src.errors import ConfigError
-from src.models.torch_nets import build_net
+import pytorch_lightning as pl  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from src.errors import ConfigError  # noqa: E402
+from src.models.torch_nets import build_net  # noqa: E402
 
 
 class SeedModule(pl.LightningModule):
@@ -38,7 +42,9 @@ class SeedModule(pl.LightningModule):
         opt = self.optimizers()
         t0 = time.perf_counter()
         loss = self.loss_fn(self.net(self.x, depth), self.y)
-        opt.zero_grad(set_to_none=True)
+        # Zeros, not None: a middle layer skipped this step (depth 0) gets a zero gradient and its
+        # momentum keeps moving it, as in the seed's torch (and in TensorFlow); None would skip it.
+        opt.zero_grad(set_to_none=False)
         self.manual_backward(loss)
         opt.step()
         if self.device.type == "cuda":

@@ -1,0 +1,79 @@
+"""TensorFlow's static graph: built and finalized once, then run by a Session once per step."""
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter off the console
+
+import tensorflow as tf  # noqa: E402
+
+from src.errors import ConfigError  # noqa: E402
+from src.models import tf_graphs  # noqa: E402
+
+v1 = tf.compat.v1
+
+
+def _accelerator(requested: str) -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    if requested == "gpu" and not gpus:
+        raise ConfigError("trainer.accelerator=gpu, but TensorFlow sees no GPU here "
+                          "(tf.config.list_physical_devices('GPU') is empty): use trainer.accelerator=cpu "
+                          "or auto, or install a CUDA build of TensorFlow (pip install 'tensorflow[and-cuda]').")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)  # don't seize the whole card
+        except RuntimeError:  # already initialised in this process
+            pass
+    return "gpu" if gpus and requested in ("gpu", "auto") else "cpu"
+
+
+class SessionTrainer:
+    """Owns the graph and its Session; `step(depth)` runs one training step and returns the loss."""
+
+    def __init__(self, problem, accelerator: str, threads: int):
+        self.graph = tf.Graph()
+        with self.graph.as_default(), tf.device("/GPU:0" if accelerator == "gpu" else "/CPU:0"):
+            self.model = tf_graphs.build(problem)
+            init = v1.global_variables_initializer()
+        self.graph.finalize()  # from here on, adding an op raises: the graph is never rebuilt
+        config = v1.ConfigProto(
+            # The same thread count as the torch runtime; ops one at a time, like torch eager.
+            intra_op_parallelism_threads=threads,
+            inter_op_parallelism_threads=1,
+            allow_soft_placement=True,
+            device_count={"GPU": 1 if accelerator == "gpu" else 0},
+        )
+        config.gpu_options.allow_growth = True
+        self.session = v1.Session(graph=self.graph, config=config)
+        self.session.run(init, feed_dict=self.model.init_feed)
+        m = self.model
+        # make_callable: the fetch/feed plan is built once instead of on every Session.run.
+        if m.depth is None:
+            run = self.session.make_callable([m.loss, m.train_op])
+            self._run = lambda depth: run()
+        else:
+            self._run = self.session.make_callable([m.loss, m.train_op], feed_list=[m.depth])
+
+    def step(self, depth: int) -> float:
+        return float(self._run(depth)[0])
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def fit(problem, cfg, recorder, threads: int) -> None:
+    accelerator = _accelerator(cfg.trainer.accelerator)
+    recorder.set_accelerator(accelerator)
+    trainer = SessionTrainer(problem, accelerator, threads)
+    try:
+        recorder.write_graph(trainer.graph.as_graph_def().SerializeToString())
+        dynamic = problem.model == "dynamic"
+        depths = problem.depths(0, cfg.trainer.max_steps).tolist()
+        recorder.loop_start()
+        for depth in depths:
+            t0 = time.perf_counter()
+            loss = trainer.step(depth)  # Session.run returns values: the step has finished
+            recorder.step(loss, (time.perf_counter() - t0) * 1e3, depth if dynamic else None)
+    finally:
+        trainer.close()

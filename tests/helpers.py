@@ -1,0 +1,47 @@
+"""Shared test helpers: compose the real Hydra config, run it, read the real event files back."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from src.config import register_configs
+
+ROOT = Path(__file__).resolve().parents[1]
+register_configs()
+
+
+def compose_cfg(*overrides: str):
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def train(run_dir, *overrides: str) -> dict:
+    from src.run import run
+
+    return run(compose_cfg("trainer.progress_bar=false", *overrides), str(run_dir))
+
+
+def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar series in the run's event files, as TensorBoard itself reads them."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def losses(run_dir) -> list[float]:
+    return [v for _, v in scalars(run_dir)["train/loss"]]
+
+
+def python_cmd(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def env_without_full_error() -> dict:
+    env = dict(os.environ)
+    env.pop("HYDRA_FULL_ERROR", None)
+    return env

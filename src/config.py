@@ -6,12 +6,13 @@ refused by Hydra itself.  What a type cannot say (a size of 0, momentum of 1.5) 
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from src.errors import ConfigError
 
@@ -81,11 +82,12 @@ class Config:
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
-    cs.store(group="model", name="two_layer_schema", node=TwoLayerConfig)
-    cs.store(group="model", name="dynamic_schema", node=DynamicConfig)
-    cs.store(group="runtime", name="runtime_schema", node=RuntimeConfig)
-    cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)
-    cs.store(group="data", name="data_schema", node=DataConfig)
+    # Under schema/, not in the groups themselves, so `model=` lists only real choices.
+    cs.store(group="schema/model", name="two_layer", node=TwoLayerConfig)
+    cs.store(group="schema/model", name="dynamic", node=DynamicConfig)
+    cs.store(group="schema/runtime", name="runtime", node=RuntimeConfig)
+    cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
+    cs.store(group="schema/data", name="data", node=DataConfig)
 
 
 def cpu_threads() -> int:
@@ -97,6 +99,7 @@ def cpu_threads() -> int:
 
 def validate(cfg: Any) -> None:
     """Refuse values no type can rule out, naming the key, the value and what is allowed."""
+    _refuse_unknown_keys(cfg)
     m, t = cfg.model, cfg.trainer
 
     def need(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -118,3 +121,17 @@ def validate(cfg: Any) -> None:
         need(m.max_depth >= 0, "model.max_depth", m.max_depth, "use 0 or more")
         if m.depth is not None:
             need(0 <= m.depth <= m.max_depth, "model.depth", m.depth, f"use null or 0..model.max_depth ({m.max_depth})")
+
+
+def _refuse_unknown_keys(node: Any, path: str = "") -> None:
+    """Hydra lets `+key=value` add keys even to a structured config; no runtime would read them."""
+    schema = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(schema):
+        return
+    known = {f.name for f in dataclasses.fields(schema)}
+    for key in node:
+        if key not in known:
+            raise ConfigError(f"{path}{key} is not a known key: use one of {', '.join(sorted(known))}.")
+        child = node._get_node(key)
+        if isinstance(child, DictConfig):
+            _refuse_unknown_keys(child, f"{path}{key}.")

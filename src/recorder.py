@@ -47,6 +47,7 @@ class Recorder:
         self.step_ms: list[float] = []
         self.compute_ms: list[float] = []
         self.setup_s: float | None = None
+        self.import_s: float | None = None
         self.step_no = 0
         self._t_start = time.perf_counter()
         self._t_last: float | None = None
@@ -54,6 +55,12 @@ class Recorder:
         self._events: EventFileWriter | None = None
         os.makedirs(self.run_dir, exist_ok=True)
         self._write_result("running")
+
+    def runtime_imported(self) -> None:
+        """Framework imports are timed apart (import_s): setup_s starts after them."""
+        now = time.perf_counter()
+        self.import_s = now - self._t_start
+        self._t_start = now
 
     # -- called by runtimes --------------------------------------------------------------
     def set_accelerator(self, accelerator: str) -> None:
@@ -123,6 +130,7 @@ class Recorder:
             "median_step_ms": median(self.step_ms),
             "median_compute_ms": median(self.compute_ms),
             "setup_s": self.setup_s,
+            "import_s": self.import_s,
             "run_dir": self.run_dir,
         }
 
@@ -150,7 +158,9 @@ def summary_text(result: dict) -> str:
         f"{r['accelerator']}): {r['status']} after {r['steps']} steps",
         f"  loss        {fmt(r['first_loss'], '.4g')} -> {fmt(r['final_loss'], '.4g')}",
         f"  per step    {fmt(r['median_step_ms'], '.3f')} ms median "
-        f"({fmt(r['median_compute_ms'], '.3f')} ms compute), setup {fmt(r['setup_s'], '.2f')} s",
+        f"({fmt(r['median_compute_ms'], '.3f')} ms compute)",
+        f"  start       {fmt(r['setup_s'], '.2f')} s setup to the first step, "
+        f"after {fmt(r['import_s'], '.2f')} s importing the framework",
         f"  logs        {r['run_dir']}",
         f"  view with   tensorboard --logdir {r['run_dir']}",
     ])

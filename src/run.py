@@ -2,8 +2,6 @@
 runtime, and what the user sees when it ends (a summary, or a one-line error)."""
 from __future__ import annotations
 
-import os
-
 from src import runtimes
 from src.config import cpu_threads, validate
 from src.problem import make_problem
@@ -23,6 +21,7 @@ def run(cfg, run_dir: str) -> dict:
     status = "failed"
     try:
         runtime = runtimes.load(cfg.runtime.name)
+        recorder.runtime_imported()
         runtime.fit(problem, cfg, recorder, threads)
         status = "completed"
     except Diverged:

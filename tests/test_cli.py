@@ -1,0 +1,93 @@
+"""train.py as a user runs it: a real subprocess, real Hydra, real exit codes."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT, env_without_full_error, losses
+
+
+def run_cli(*args, cwd=ROOT, timeout=300):
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env_without_full_error())
+
+
+def test_train_py_runs_and_ends_with_a_summary(tmp_path):
+    out = run_cli("trainer.max_steps=30", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["status"] == "completed" and result["steps"] == 30
+    assert f"tensorboard --logdir {tmp_path}" in out.stdout
+    assert f"{result['first_loss']:.4g} -> {result['final_loss']:.4g}" in out.stdout
+    assert "ms median" in out.stdout
+    assert "30/30" in out.stderr  # the progress bar reached the end
+    assert len(losses(tmp_path)) == 30
+
+
+def test_default_output_dirs_are_named_after_model_and_runtime(tmp_path):
+    out = run_cli("model=dynamic", "trainer.max_steps=3", "trainer.progress_bar=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (run_dir,) = (tmp_path / "outputs").glob("*/*_dynamic_lightning")
+    assert json.loads((run_dir / "result.json").read_text())["model"] == "dynamic"
+    assert list(run_dir.glob("events.out.tfevents.*"))
+
+
+def _one_clear_line(out):
+    assert "Traceback" not in out.stderr + out.stdout
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2, out.stderr
+    return lines[0]
+
+
+def test_gpu_without_gpu_is_one_line_and_exit_2(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = run_cli("model=dynamic", "trainer.accelerator=gpu", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2
+    line = _one_clear_line(out)
+    assert "trainer.accelerator=gpu" in line and "trainer.accelerator=cpu" in line
+
+
+@pytest.mark.parametrize("override, words", [
+    ("trainer.max_steps=0", ["trainer.max_steps=0", "1 or more"]),
+    ("runtime=tf_session trainer.devices=2", ["trainer.devices=2", "runtime=tf_session"]),
+])
+def test_bad_values_are_one_line_and_exit_2(tmp_path, override, words):
+    out = run_cli(*override.split(), f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2
+    line = _one_clear_line(out)
+    assert all(w in line for w in words), line
+
+
+def test_a_typo_gets_hydras_error_not_a_traceback(tmp_path):
+    out = run_cli("model.hiden=3", f"hydra.run.dir={tmp_path}")
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr and "model.hiden" in out.stderr
+
+
+@pytest.mark.parametrize("runtime, absent", [("lightning", "tensorflow"), ("tf_session", "pytorch_lightning")])
+def test_a_run_imports_only_its_own_framework(tmp_path, runtime, absent):
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/tests']\n"
+        "from helpers import train\n"
+        f"train(sys.argv[2], 'runtime={runtime}', 'trainer.max_steps=3')\n"
+        f"print('IMPORTED' if {absent!r} in sys.modules else 'CLEAN')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT), str(tmp_path)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "CLEAN"
+
+
+@pytest.mark.slow
+def test_multirun_sweep_runs_every_job(tmp_path):
+    out = run_cli("-m", "model=two_layer,dynamic", "runtime=lightning,tf_session", "trainer.max_steps=5",
+                  "trainer.progress_bar=false", f"hydra.sweep.dir={tmp_path}", timeout=600)
+    assert out.returncode == 0, out.stderr
+    results = sorted((json.loads(p.read_text())["model"], json.loads(p.read_text())["runtime"])
+                     for p in tmp_path.glob("*/result.json"))
+    assert results == [("dynamic", "lightning"), ("dynamic", "tf_session"),
+                       ("two_layer", "lightning"), ("two_layer", "tf_session")]

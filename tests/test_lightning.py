@@ -1,0 +1,104 @@
+"""The lightning runtime through a real Lightning Trainer, read back from real event files."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import compose_cfg, losses, scalars, train
+from src.errors import ConfigError
+from src.problem import make_problem
+
+TAGS = {"train/loss", "time/step_ms", "time/compute_ms"}
+
+
+@pytest.fixture(scope="module")
+def two_layer_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("two_layer")
+    return d, train(d, "trainer.accelerator=cpu")
+
+
+@pytest.fixture(scope="module")
+def dynamic_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dynamic")
+    return d, train(d, "model=dynamic", "trainer.accelerator=cpu")
+
+
+def test_two_layer_fits_like_the_seed(two_layer_run):
+    d, result = two_layer_run
+    curve = losses(d)
+    assert curve[0] > 1e6 and curve[-1] < 1e-2  # the seed: about 3e7 -> 1e-4
+    assert result["first_loss"] == pytest.approx(curve[0], rel=1e-6)
+    assert result["final_loss"] == pytest.approx(curve[-1], rel=1e-6)
+
+
+def test_every_step_of_every_tag_is_logged(two_layer_run):
+    d, _ = two_layer_run
+    s = scalars(d)
+    assert set(s) == TAGS  # no model/depth for two_layer
+    for tag in TAGS:
+        assert [step for step, _ in s[tag]] == list(range(1, 501)), tag
+    step_ms = np.array([v for _, v in s["time/step_ms"]])
+    compute_ms = np.array([v for _, v in s["time/compute_ms"]])
+    assert (compute_ms > 0).all() and (step_ms > 0).all()
+    # The whole step holds the compute: the median step can't be shorter than the median compute.
+    assert np.median(step_ms) >= np.median(compute_ms)
+
+
+def test_result_json_says_what_ran(two_layer_run):
+    d, result = two_layer_run
+    on_disk = json.loads((d / "result.json").read_text())
+    assert on_disk == json.loads(json.dumps(result))
+    assert {k: on_disk[k] for k in ("model", "runtime", "framework", "graph", "accelerator", "steps", "status")} == {
+        "model": "two_layer", "runtime": "lightning", "framework": "torch", "graph": "dynamic",
+        "accelerator": "cpu", "steps": 500, "status": "completed"}
+    s = scalars(d)
+    assert on_disk["median_step_ms"] == pytest.approx(np.median([v for _, v in s["time/step_ms"]]), rel=1e-3)
+    assert on_disk["median_compute_ms"] == pytest.approx(np.median([v for _, v in s["time/compute_ms"]]), rel=1e-3)
+    assert on_disk["setup_s"] > 0 and on_disk["import_s"] >= 0
+
+
+def test_dynamic_net_fits_and_logs_its_depths(dynamic_run):
+    d, result = dynamic_run
+    s = scalars(d)
+    assert set(s) == TAGS | {"model/depth"}
+    curve = [v for _, v in s["train/loss"]]
+    assert len(curve) == 500 and curve[0] / curve[-1] >= 100
+    depths = [int(v) for _, v in s["model/depth"]]
+    assert set(depths) == {0, 1, 2, 3}
+    expected = make_problem(compose_cfg("model=dynamic")).depths(0, 500).tolist()
+    assert depths == expected  # the seeded sequence, step by step
+
+
+def test_same_seed_same_curve_other_seed_other_curve(two_layer_run, dynamic_run, tmp_path):
+    again = tmp_path / "again"
+    train(again, "model=dynamic", "trainer.accelerator=cpu")
+    assert losses(again) == losses(dynamic_run[0])
+    other = tmp_path / "other"
+    train(other, "trainer.accelerator=cpu", "seed=1", "trainer.max_steps=20")
+    assert losses(other)[:20] != losses(two_layer_run[0])[:20]
+
+
+def test_fixed_depth_is_used_every_step(tmp_path):
+    train(tmp_path, "model=dynamic", "model.depth=2", "trainer.max_steps=10")
+    assert [v for _, v in scalars(tmp_path)["model/depth"]] == [2.0] * 10
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error shown where there is no GPU")
+def test_gpu_requested_without_gpu_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"trainer\.accelerator=gpu.*no CUDA GPU.*trainer\.accelerator=cpu"):
+        train(tmp_path, "model=dynamic", "trainer.accelerator=gpu")
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("model", ["two_layer", "dynamic"])
+def test_trains_on_the_gpu(tmp_path, model):
+    result = train(tmp_path, f"model={model}", "trainer.accelerator=gpu", "trainer.max_steps=200")
+    assert result["accelerator"] == "gpu" and result["status"] == "completed"
+    curve = losses(tmp_path)
+    assert len(curve) == 200 and curve[-1] < curve[0] / 100
+    cpu = tmp_path / "cpu"
+    train(cpu, f"model={model}", "trainer.accelerator=cpu", "trainer.max_steps=20")
+    np.testing.assert_allclose(losses(tmp_path)[:20], losses(cpu), rtol=1e-3)  # same start, same curve

@@ -4,6 +4,7 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from src.config import register_configs
@@ -15,12 +16,15 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
+    hydra_cfg = HydraConfig.get()
     try:
-        run(cfg, HydraConfig.get().runtime.output_dir)
+        run(cfg, hydra_cfg.runtime.output_dir)
     except GraphduelError as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {e}", file=sys.stderr)
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            return  # result.json says why; the sweep summary lists it and the sweep exits non-zero
         sys.exit(e.exit_code)
 
 

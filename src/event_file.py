@@ -109,3 +109,27 @@ class EventFileWriter:
         if not self._file.closed:
             self.flush()
             self._file.close()
+
+
+def read_scalars(logdir: str) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the event files directly in `logdir`, by tag, in file order.
+
+    For the sweep summary: reading with tensorboard's EventAccumulator would import TensorFlow."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    for name in sorted(os.listdir(logdir)):
+        if not name.startswith("events.out.tfevents."):
+            continue
+        with open(os.path.join(logdir, name), "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack_from("<Q", data, pos)
+            end = pos + 12 + length + 4
+            if end > len(data):
+                break  # a record cut short by an interruption: keep what came before it
+            event = Event.FromString(data[pos + 12:pos + 12 + length])
+            for v in event.summary.value:
+                if v.WhichOneof("value") == "simple_value":
+                    out.setdefault(v.tag, []).append((event.step, v.simple_value))
+            pos = end
+    return out

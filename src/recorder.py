@@ -14,6 +14,9 @@ import sys
 import time
 from typing import Any
 
+from tensorboard.compat.proto.event_pb2 import Event
+
+from src import hparams
 from src.errors import GraphduelError
 from src.event_file import EventFileWriter
 
@@ -32,8 +35,9 @@ class Diverged(GraphduelError):
 
 
 class Recorder:
-    def __init__(self, run_dir: str, cfg: Any, framework: str, graph: str):
+    def __init__(self, run_dir: str, cfg: Any, framework: str | None, graph: str | None, threads: int):
         self.run_dir = os.path.abspath(run_dir)
+        self.threads = threads
         self.cfg = cfg
         self.info = {
             "model": cfg.model.name,
@@ -68,13 +72,13 @@ class Recorder:
 
     def write_graph(self, graph_def_bytes: bytes) -> None:
         """A serialized GraphDef for TensorBoard's Graphs tab."""
-        from tensorboard.compat.proto.event_pb2 import Event
-
         self._writer().write(Event(wall_time=time.time(), graph_def=graph_def_bytes))
 
     def loop_start(self, first_step: int = 0) -> None:
         """Marks the start of the training loop; step timings are measured from here on."""
         self.step_no = first_step
+        for summary in hparams.start_summaries(self.hparams()):
+            self._writer().write(Event(wall_time=time.time(), summary=summary))
         total = self.cfg.trainer.max_steps
         if self.cfg.trainer.progress_bar:
             from tqdm import tqdm
@@ -110,14 +114,28 @@ class Recorder:
         self._t_last = time.perf_counter()
 
     # -- called by the orchestrator ------------------------------------------------------
-    def finish(self, status: str) -> dict:
+    def finish(self, status: str, error: str | None = None) -> dict:
         if self._bar is not None:
             self._bar.close()
+        result = self._write_result(status, error)
         if self._events is not None:
+            # The HParams tab's metrics: the run's final numbers, as scalars at its last step.
+            self._events.scalars(self.step_no, {f"hparams/{k}": result[k] for k in hparams.METRICS
+                                                if result[k] is not None})
+            self._events.write(Event(wall_time=time.time(), summary=hparams.end_summary(status)))
             self._events.close()
-        return self._write_result(status)
+        return result
 
-    def result(self, status: str) -> dict:
+    def hparams(self) -> dict:
+        m, t = self.cfg.model, self.cfg.trainer
+        return {
+            **{k: self.info[k] for k in ("model", "runtime", "framework", "graph", "accelerator", "seed")},
+            "lr": m.optimizer.lr, "momentum": m.optimizer.momentum, "d_in": m.d_in, "hidden": m.hidden,
+            "d_out": m.d_out, "batch_size": self.cfg.data.batch_size, "max_steps": t.max_steps,
+            "threads": self.threads, "depth": str(m.get("depth", "")),
+        }
+
+    def result(self, status: str, error: str | None = None) -> dict:
         def median(xs):
             return statistics.median(xs) if xs else None
 
@@ -132,10 +150,12 @@ class Recorder:
             "setup_s": self.setup_s,
             "import_s": self.import_s,
             "run_dir": self.run_dir,
+            "threads": self.threads,
+            "error": error,
         }
 
-    def _write_result(self, status: str) -> dict:
-        result = self.result(status)
+    def _write_result(self, status: str, error: str | None = None) -> dict:
+        result = self.result(status, error)
         tmp = os.path.join(self.run_dir, "result.json.tmp")
         with open(tmp, "w") as f:
             json.dump(result, f, indent=2, allow_nan=True)

@@ -1,0 +1,29 @@
+"""TensorBoard HParams tab: each run's settings at its start, its status and final metrics at its end.
+
+Built from tensorboard's protos directly: its v1 `hparams.summary` module imports TensorFlow."""
+from __future__ import annotations
+
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from tensorboard.plugins.hparams import summary_v2 as hp
+
+# result.json fields shown as metrics; logged as `hparams/<name>` scalars at a run's last step.
+METRICS = ("final_loss", "median_step_ms", "median_compute_ms", "setup_s")
+_STATUS = {"completed": api_pb2.STATUS_SUCCESS, "diverged": api_pb2.STATUS_FAILURE,
+           "failed": api_pb2.STATUS_FAILURE, "interrupted": api_pb2.STATUS_RUNNING}
+
+
+def start_summaries(values: dict) -> list[Summary]:
+    """The experiment (which hparams and metrics exist) and this run's values of them."""
+    experiment = hp.hparams_config_pb(
+        hparams=[hp.HParam(name) for name in values],
+        metrics=[hp.Metric(f"hparams/{m}", display_name=m) for m in METRICS],
+    )
+    return [experiment, hp.hparams_pb(values)]
+
+
+def end_summary(status: str) -> Summary:
+    info = plugin_data_pb2.SessionEndInfo(status=_STATUS.get(status, api_pb2.STATUS_UNKNOWN))
+    content = plugin_data_pb2.HParamsPluginData(session_end_info=info, version=metadata.PLUGIN_DATA_VERSION)
+    meta = metadata.create_summary_metadata(content)
+    return Summary(value=[Summary.Value(tag=metadata.SESSION_END_INFO_TAG, metadata=meta)])

@@ -7,9 +7,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from src.config import register_configs
-from src.errors import GraphduelError
-from src.run import run
+# Jobs that a launcher starts in new processes (submitit: local or on Slurm nodes) unpickle this
+# module's task function: they need the project importable wherever their working directory is.
+ROOT = os.path.dirname(os.path.abspath(__file__))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+
+from src.config import register_configs  # noqa: E402
+from src.errors import GraphduelError  # noqa: E402
+from src.run import run  # noqa: E402
 
 register_configs()
 

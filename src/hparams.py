@@ -15,11 +15,23 @@ _STATUS = {"completed": api_pb2.STATUS_SUCCESS, "diverged": api_pb2.STATUS_FAILU
 
 def start_summaries(values: dict) -> list[Summary]:
     """The experiment (which hparams and metrics exist) and this run's values of them."""
-    experiment = hp.hparams_config_pb(
-        hparams=[hp.HParam(name) for name in values],
-        metrics=[hp.Metric(f"hparams/{m}", display_name=m) for m in METRICS],
+    experiment = api_pb2.Experiment(
+        hparam_infos=[api_pb2.HParamInfo(name=k, type=_type(v)) for k, v in values.items()],
+        metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=f"hparams/{m}"), display_name=m)
+                      for m in METRICS],
     )
-    return [experiment, hp.hparams_pb(values)]
+    content = plugin_data_pb2.HParamsPluginData(experiment=experiment, version=metadata.PLUGIN_DATA_VERSION)
+    meta = metadata.create_summary_metadata(content)
+    # Every run writes the same experiment; TensorBoard takes the first it finds.
+    return [Summary(value=[Summary.Value(tag=metadata.EXPERIMENT_TAG, metadata=meta)]), hp.hparams_pb(values)]
+
+
+def _type(value) -> int:
+    if isinstance(value, bool):
+        return api_pb2.DATA_TYPE_BOOL
+    if isinstance(value, (int, float)):
+        return api_pb2.DATA_TYPE_FLOAT64
+    return api_pb2.DATA_TYPE_STRING
 
 
 def end_summary(status: str) -> Summary:

@@ -54,6 +54,7 @@ class Recorder:
         self.import_s: float | None = None
         self.step_no = 0
         self._t_start = time.perf_counter()
+        self.start_time = time.time()
         self._t_last: float | None = None
         self._bar = None
         self._events: EventFileWriter | None = None
@@ -132,7 +133,8 @@ class Recorder:
             **{k: self.info[k] for k in ("model", "runtime", "framework", "graph", "accelerator", "seed")},
             "lr": m.optimizer.lr, "momentum": m.optimizer.momentum, "d_in": m.d_in, "hidden": m.hidden,
             "d_out": m.d_out, "batch_size": self.cfg.data.batch_size, "max_steps": t.max_steps,
-            "threads": self.threads, "depth": str(m.get("depth", "")),
+            "threads": self.threads,
+            "depth": "-" if m.name != "dynamic" else ("seeded per step" if m.depth is None else str(m.depth)),
         }
 
     def result(self, status: str, error: str | None = None) -> dict:
@@ -152,6 +154,8 @@ class Recorder:
             "run_dir": self.run_dir,
             "threads": self.threads,
             "error": error,
+            "start_time": self.start_time,  # epoch seconds
+            "end_time": None if status == "running" else time.time(),
         }
 
     def _write_result(self, status: str, error: str | None = None) -> dict:

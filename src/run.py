@@ -8,27 +8,29 @@ from src.problem import make_problem
 from src.recorder import Diverged, Recorder, summary_text
 
 
-def concurrent_jobs() -> int:
-    """How many jobs a parallel Hydra launcher runs side by side on this machine (1 otherwise)."""
+def _launcher() -> dict:
     from hydra.core.hydra_config import HydraConfig
 
-    if not HydraConfig.initialized():
-        return 1
-    launcher = HydraConfig.get().get("launcher") or {}
-    target = str(launcher.get("_target_", ""))
-    if "joblib" in target:
-        n = launcher.get("n_jobs") or 1
-        return max(1, n if n > 0 else cpu_threads() + 1 + n)  # joblib: -1 = all cores, -2 = all but one
-    if "LocalLauncher" in target:  # submitit_local: the whole array at once, up to array_parallelism
-        return max(1, min(launcher.get("array_parallelism") or 1, cpu_threads()))
-    return 1
+    return (HydraConfig.get().get("launcher") or {}) if HydraConfig.initialized() else {}
 
 
 def resolve_threads(cfg) -> int:
-    """trainer.num_threads, or all cores split between the jobs running side by side."""
+    """trainer.num_threads; else what a cluster launcher reserved per job; else all cores, split
+    between the jobs that a parallel launcher runs side by side on this machine."""
     if cfg.trainer.num_threads:
         return cfg.trainer.num_threads
-    return max(1, cpu_threads() // concurrent_jobs())
+    launcher = _launcher()
+    if launcher.get("cpus_per_task"):  # submitit (local or Slurm) reserved these for the job
+        return int(launcher["cpus_per_task"])
+    target, cores = str(launcher.get("_target_", "")), cpu_threads()
+    if "joblib" in target:
+        n = launcher.get("n_jobs") or 1
+        side_by_side = n if n > 0 else cores + 1 + n  # joblib: -1 = all cores, -2 = all but one
+    elif "LocalLauncher" in target:  # submitit_local starts every job of the sweep at once
+        side_by_side = cores
+    else:
+        side_by_side = 1
+    return max(1, cores // max(1, side_by_side))
 
 
 def run(cfg, run_dir: str) -> dict:

@@ -33,6 +33,11 @@ def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
+def step_tags(run_dir) -> set[str]:
+    """The per-step tags (the hparams/ ones are a run's final numbers, logged once)."""
+    return {tag for tag in scalars(run_dir) if not tag.startswith("hparams/")}
+
+
 def losses(run_dir) -> list[float]:
     return [v for _, v in scalars(run_dir)["train/loss"]]
 

@@ -80,14 +80,3 @@ def test_a_run_imports_only_its_own_framework(tmp_path, runtime, absent):
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "CLEAN"
-
-
-@pytest.mark.slow
-def test_multirun_sweep_runs_every_job(tmp_path):
-    out = run_cli("-m", "model=two_layer,dynamic", "runtime=lightning,tf_session", "trainer.max_steps=5",
-                  "trainer.progress_bar=false", f"hydra.sweep.dir={tmp_path}", timeout=600)
-    assert out.returncode == 0, out.stderr
-    results = sorted((json.loads(p.read_text())["model"], json.loads(p.read_text())["runtime"])
-                     for p in tmp_path.glob("*/result.json"))
-    assert results == [("dynamic", "lightning"), ("dynamic", "tf_session"),
-                       ("two_layer", "lightning"), ("two_layer", "tf_session")]

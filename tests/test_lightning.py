@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import compose_cfg, losses, scalars, train
+from helpers import compose_cfg, losses, scalars, step_tags, train
 from src.errors import ConfigError
 from src.problem import make_problem
 
@@ -35,7 +35,7 @@ def test_two_layer_fits_like_the_seed(two_layer_run):
 def test_every_step_of_every_tag_is_logged(two_layer_run):
     d, _ = two_layer_run
     s = scalars(d)
-    assert set(s) == TAGS  # no model/depth for two_layer
+    assert step_tags(d) == TAGS  # no model/depth for two_layer
     for tag in TAGS:
         assert [step for step, _ in s[tag]] == list(range(1, 501)), tag
     step_ms = np.array([v for _, v in s["time/step_ms"]])
@@ -56,12 +56,16 @@ def test_result_json_says_what_ran(two_layer_run):
     assert on_disk["median_step_ms"] == pytest.approx(np.median([v for _, v in s["time/step_ms"]]), rel=1e-3)
     assert on_disk["median_compute_ms"] == pytest.approx(np.median([v for _, v in s["time/compute_ms"]]), rel=1e-3)
     assert on_disk["setup_s"] > 0 and on_disk["import_s"] >= 0
+    # The HParams tab's metrics are the same numbers, logged once at the last step.
+    for key in ("final_loss", "median_step_ms", "median_compute_ms", "setup_s"):
+        ((step, value),) = s[f"hparams/{key}"]
+        assert step == 500 and value == pytest.approx(on_disk[key], rel=1e-6)
 
 
 def test_dynamic_net_fits_and_logs_its_depths(dynamic_run):
     d, result = dynamic_run
     s = scalars(d)
-    assert set(s) == TAGS | {"model/depth"}
+    assert step_tags(d) == TAGS | {"model/depth"}
     curve = [v for _, v in s["train/loss"]]
     assert len(curve) == 500 and curve[0] / curve[-1] >= 100
     depths = [int(v) for _, v in s["model/depth"]]

@@ -1,0 +1,193 @@
+"""Sweeps as users run them: real subprocesses, real launchers, a real TensorBoard server."""
+import csv
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from helpers import ROOT, env_without_full_error, losses
+from src.config import cpu_threads
+
+pytestmark = pytest.mark.slow
+
+
+def sweep(tmp_path, *args, timeout=900):
+    out = subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", *args, "trainer.progress_bar=false",
+                          f"hydra.sweep.dir={tmp_path}"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=timeout, env=env_without_full_error())
+    results = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("*/result.json")}
+    return out, results
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    """python train.py experiment=static_vs_dynamic: both models under every runtime."""
+    d = tmp_path_factory.mktemp("static_vs_dynamic")
+    out = subprocess.run([sys.executable, str(ROOT / "train.py"), "experiment=static_vs_dynamic",
+                          "trainer.max_steps=40", "trainer.progress_bar=false", f"hydra.sweep.dir={d}"],
+                         cwd=d, capture_output=True, text=True, timeout=900, env=env_without_full_error())
+    assert out.returncode == 0, out.stderr[-3000:]
+    return d, out
+
+
+def test_experiment_runs_both_models_under_every_runtime(experiment):
+    d, out = experiment
+    jobs = sorted(p.name for p in d.iterdir() if (p / "result.json").exists())
+    assert jobs == ["0_two_layer_lightning", "1_two_layer_tf_session", "2_dynamic_lightning", "3_dynamic_tf_session"]
+    assert all(json.loads((d / j / "result.json").read_text())["status"] == "completed" for j in jobs)
+
+
+def test_summary_files_match_the_jobs_results(experiment):
+    d, out = experiment
+    with open(d / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    for row in rows:
+        result = json.loads((d / row["job"] / "result.json").read_text())
+        for key in ("model", "runtime", "framework", "graph", "accelerator", "status"):
+            assert row[key] == str(result[key])
+        assert int(row["steps"]) == 40
+        assert float(row["final_loss"]) == pytest.approx(result["final_loss"])
+        assert float(row["median_step_ms"]) == pytest.approx(result["median_step_ms"])
+        assert row["job"] in out.stdout  # the printed table
+    md = (d / "summary.md").read_text().splitlines()
+    assert md[0].startswith("| job | model | runtime |") and len(md) == 2 + 4
+    png = (d / "summary.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_summary_is_rebuilt_by_its_command(experiment):
+    d, _ = experiment
+    before = (d / "summary.csv").read_text()
+    for name in ("summary.csv", "summary.md", "summary.png"):
+        (d / name).unlink()
+    out = subprocess.run([sys.executable, "-m", "src.summary", str(d)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (d / "summary.csv").read_text() == before and (d / "summary.png").exists()
+
+
+def test_a_failing_job_is_listed_and_the_sweep_fails(tmp_path):
+    out, results = sweep(tmp_path, "model.optimizer.lr=1e-6,10", "trainer.max_steps=30")
+    assert out.returncode != 0
+    ok, bad = results["0_two_layer_lightning"], results["1_two_layer_lightning"]
+    assert ok["status"] == "completed" and ok["steps"] == 30
+    assert bad["status"] == "diverged" and bad["steps"] < 30 and "lower learning rate" in bad["error"]
+    assert len(losses(tmp_path / "1_two_layer_lightning")) == bad["steps"]  # logs kept up to the divergence
+    with open(tmp_path / "summary.csv") as f:
+        assert {r["job"]: r["status"] for r in csv.DictReader(f)} == {
+            "0_two_layer_lightning": "completed", "1_two_layer_lightning": "diverged"}
+    assert "did not complete: 1_two_layer_lightning (diverged)" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_joblib_runs_jobs_in_parallel_splitting_the_cores(tmp_path):
+    out, results = sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=two_layer,dynamic",
+                         "trainer.max_steps=20")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert sorted(results) == ["0_two_layer_lightning", "1_dynamic_lightning"]
+    assert all(r["status"] == "completed" for r in results.values())
+    assert {r["threads"] for r in results.values()} == {max(1, cpu_threads() // 2)}
+    # The jobs really ran side by side, in two processes: their spans overlap in time.
+    a, b = results.values()
+    assert a["start_time"] < b["end_time"] and b["start_time"] < a["end_time"]
+    pids = {p.name.rsplit(".", 1)[-1] for p in tmp_path.glob("*/events.out.tfevents.*")}
+    assert len(pids) == 2
+    assert (tmp_path / "summary.csv").exists()
+
+
+def test_submitit_local_runs_the_jobs(tmp_path):
+    out, results = sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
+                         "model=two_layer,dynamic", "runtime=tf_session", "trainer.max_steps=20")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert sorted(results) == ["0_two_layer_tf_session", "1_dynamic_tf_session"]
+    assert all(r["status"] == "completed" and r["steps"] == 20 for r in results.values())
+    assert list(tmp_path.glob(".submitit/*/*_log.out"))  # submitit really ran them
+    assert (tmp_path / "summary.csv").exists()
+
+
+def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path):
+    cmd = [sys.executable, str(ROOT / "train.py"), "trainer.max_steps=2", "trainer.progress_bar=false"]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=env_without_full_error()) for _ in range(3)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    assert len(list(tmp_path.glob("outputs/*/*_two_layer_lightning/result.json"))) == 3
+
+
+# -- a real TensorBoard server -----------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def tensorboard(experiment):
+    d, _ = experiment
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(d), "--host", "127.0.0.1",
+                             "--port", str(port), "--load_fast=false", "--reload_interval", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if len(_get(f"{base}/data/runs")) == 4:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("TensorBoard did not come up with the sweep's 4 runs within 120 s")
+            time.sleep(1)
+        yield base, d
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_tensorboard_shows_each_job_as_a_run_with_the_same_tags(tensorboard):
+    base, d = tensorboard
+    runs = _get(f"{base}/data/runs")
+    assert sorted(runs) == ["0_two_layer_lightning", "1_two_layer_tf_session", "2_dynamic_lightning",
+                            "3_dynamic_tf_session"]
+    tags = _get(f"{base}/data/plugin/scalars/tags")
+    for run in runs:
+        assert {"train/loss", "time/step_ms", "time/compute_ms"} <= set(tags[run])
+        assert ("model/depth" in tags[run]) == ("dynamic" in run)
+        result = json.loads((d / run / "result.json").read_text())
+        points = _get(f"{base}/data/plugin/scalars/scalars?run={run}&tag=train/loss")
+        assert [p[1] for p in points] == list(range(1, 41))
+        assert points[0][2] == pytest.approx(result["first_loss"], rel=1e-6)
+        assert points[-1][2] == pytest.approx(result["final_loss"], rel=1e-6)
+
+
+def test_tensorboard_hparams_tab_lists_every_job(tensorboard):
+    base, d = tensorboard
+    experiment = _get(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
+    assert {"model", "runtime", "framework", "graph", "lr", "max_steps"} <= {h["name"] for h in experiment["hparamInfos"]}
+    assert [m["name"]["tag"] for m in experiment["metricInfos"]] == [
+        "hparams/final_loss", "hparams/median_step_ms", "hparams/median_compute_ms", "hparams/setup_s"]
+    groups = _get(f"{base}/data/plugin/hparams/session_groups", {
+        "experimentName": "", "startIndex": 0, "sliceSize": 100,
+        "allowedStatuses": ["STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING", "STATUS_UNKNOWN"]})
+    sessions = {g["sessions"][0]["name"]: g for g in groups["sessionGroups"]}
+    assert len(sessions) == 4
+    for run, group in sessions.items():
+        result = json.loads((d / run / "result.json").read_text())
+        assert group["hparams"]["model"] == result["model"] and group["hparams"]["runtime"] == result["runtime"]
+        assert group["sessions"][0]["status"] == "STATUS_SUCCESS"
+        metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
+        assert metrics["hparams/final_loss"] == pytest.approx(result["final_loss"], rel=1e-6)
+        assert metrics["hparams/median_step_ms"] == pytest.approx(result["median_step_ms"], rel=1e-6)

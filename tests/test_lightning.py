@@ -106,3 +106,18 @@ def test_trains_on_the_gpu(tmp_path, model):
     cpu = tmp_path / "cpu"
     train(cpu, f"model={model}", "trainer.accelerator=cpu", "trainer.max_steps=20")
     np.testing.assert_allclose(losses(tmp_path)[:20], losses(cpu), rtol=1e-3)  # same start, same curve
+
+
+def test_each_depths_graph_is_in_the_event_file_for_tensorboard(dynamic_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(dynamic_run[0]))
+    acc.Reload()
+    nodes = acc.Graph().node
+    scopes = {n.name.split("/")[0] for n in nodes}
+    assert scopes == {"parameters", "step_depth_0", "step_depth_1", "step_depth_2", "step_depth_3"}
+    # A dynamic graph: the shared middle layer appears once per reuse, so depth 3 uses it 3 times.
+    for depth in range(4):
+        uses = [n for n in nodes if n.name.startswith(f"step_depth_{depth}/")
+                and "parameters/middle_linear.weight" in n.input]
+        assert len(uses) == depth

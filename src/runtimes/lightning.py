@@ -13,6 +13,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from src.errors import ConfigError  # noqa: E402
+from src.models.torch_graph import GraphDef, add_step_graph  # noqa: E402
 from src.models.torch_nets import build_net  # noqa: E402
 
 
@@ -30,6 +31,10 @@ class SeedModule(pl.LightningModule):
         self.lr, self.momentum = problem.lr, problem.momentum
         self.dynamic = problem.model == "dynamic"
         self.recorder = recorder
+        # The graph of the first step at each depth, for TensorBoard's Graphs tab.
+        self.graph = GraphDef()
+        self._graphed: set[int] = set()
+        self._param_names = {id(p): n for n, p in self.net.named_parameters()}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=self.momentum)
@@ -42,6 +47,11 @@ class SeedModule(pl.LightningModule):
         opt = self.optimizers()
         t0 = time.perf_counter()
         loss = self.loss_fn(self.net(self.x, depth), self.y)
+        if depth not in self._graphed:  # a few steps only: at most one per depth
+            self._graphed.add(depth)
+            t_graph = time.perf_counter()
+            add_step_graph(self.graph, loss, f"step_depth_{depth}" if self.dynamic else "step", self._param_names)
+            t0 += time.perf_counter() - t_graph  # not part of the compute
         # Zeros, not None: a middle layer skipped this step (depth 0) gets a zero gradient and its
         # momentum keeps moving it, as in the seed's torch (and in TensorFlow); None would skip it.
         opt.zero_grad(set_to_none=False)
@@ -85,4 +95,8 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         default_root_dir=recorder.run_dir,
     )
     depths = problem.depths(0, cfg.trainer.max_steps).tolist()
-    trainer.fit(module, train_dataloaders=depths)
+    try:
+        trainer.fit(module, train_dataloaders=depths)
+    finally:
+        if trainer.global_rank == 0 and len(module.graph.node):
+            recorder.write_graph(module.graph.SerializeToString())

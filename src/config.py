@@ -17,6 +17,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from src.errors import ConfigError
 
 ACCELERATORS = ("auto", "cpu", "gpu")
+CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
 
 
 @dataclass
@@ -88,6 +89,15 @@ def register_configs() -> None:
     cs.store(group="schema/runtime", name="runtime", node=RuntimeConfig)
     cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
     cs.store(group="schema/data", name="data", node=DataConfig)
+
+
+def compose_config(*overrides: str) -> Any:
+    """The config train.py would see for these overrides, without starting a Hydra app."""
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
+        return compose("config", overrides=list(overrides))
 
 
 def cpu_threads() -> int:

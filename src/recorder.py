@@ -130,7 +130,8 @@ class Recorder:
     def hparams(self) -> dict:
         m, t = self.cfg.model, self.cfg.trainer
         return {
-            **{k: self.info[k] for k in ("model", "runtime", "framework", "graph", "accelerator", "seed")},
+            **{k: "" if self.info[k] is None else self.info[k]
+               for k in ("model", "runtime", "framework", "graph", "accelerator", "seed")},
             "lr": m.optimizer.lr, "momentum": m.optimizer.momentum, "d_in": m.d_in, "hidden": m.hidden,
             "d_out": m.d_out, "batch_size": self.cfg.data.batch_size, "max_steps": t.max_steps,
             "threads": self.threads,

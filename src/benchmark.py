@@ -1,0 +1,248 @@
+"""The benchmark: per-step cost of every runtime against the seeds' plain loops.
+
+Every measurement runs in a fresh process (honest setup time and peak memory, one framework
+imported).  Steady state: after `warmup` steps, `repeats` blocks of `steps` steps each; a block's
+ms/step is its wall time over its steps, and a row reports the median block.  In the same block,
+the median `time/step_ms` the runtime logged is set against it, so the logged timing is checked too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUNNERS = ("torch_loop", "lightning", "tf_loop", "tf_session")
+REFERENCE = {"lightning": "torch_loop", "tf_session": "tf_loop", "torch_loop": "torch_loop", "tf_loop": "tf_loop"}
+FRAMEWORK = {"torch_loop": "torch", "lightning": "torch", "tf_loop": "tensorflow", "tf_session": "tensorflow"}
+GRAPH = {"torch_loop": "dynamic", "lightning": "dynamic", "tf_loop": "static", "tf_session": "static"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- one measurement, in its own process -------------------------------------------------------
+def _overrides(spec: dict) -> list[str]:
+    out = [f"model={spec['model']}", f"model.hidden={spec['hidden']}", f"data.batch_size={spec['batch']}",
+           f"trainer.max_steps={spec['warmup'] + spec['repeats'] * spec['steps']}",
+           f"trainer.num_threads={spec['threads']}", "trainer.accelerator=cpu", "trainer.progress_bar=false"]
+    if spec["runner"] in ("lightning", "tf_session"):
+        out.append(f"runtime={spec['runner']}")
+    if spec.get("lr") is not None:
+        out.append(f"model.optimizer.lr={spec['lr']}")
+    return out
+
+
+def _blocks(ends: list[float], spec: dict) -> list[tuple[int, int]]:
+    """(first, last) step-end indices bounding each steady-state block."""
+    w, k = spec["warmup"], spec["steps"]
+    return [(w + i * k - 1, w + (i + 1) * k - 1) for i in range(spec["repeats"])]
+
+
+def measure(spec: dict) -> dict:
+    t0 = time.perf_counter()
+    runner = spec["runner"]
+    from src.config import compose_config
+    from src.problem import make_problem
+
+    cfg = compose_config(*_overrides(spec))
+    out: dict = {}
+    if runner in ("lightning", "tf_session"):
+        from src.event_file import read_scalars
+        from src.run import run
+
+        with tempfile.TemporaryDirectory() as run_dir:
+            import contextlib
+            import io
+
+            with contextlib.redirect_stdout(io.StringIO()):  # the run's own summary: not the bench's
+                result = run(cfg, run_dir)
+            scalars = read_scalars(run_dir)
+            # Each step's event is written as the step is recorded: its wall time marks the step's end.
+            ends = _event_wall_times(run_dir)
+        logged = [v for _, v in scalars["time/step_ms"]]
+        out.update(setup_s=result["setup_s"], import_s=result["import_s"], final_loss=result["final_loss"],
+                   # Like for like: the mean of the logged step times over the same blocks.
+                   logged_step_ms=statistics.median(
+                       statistics.fmean(logged[a + 1:b + 1]) for a, b in _blocks(ends, spec)))
+    else:
+        problem = make_problem(cfg)
+        t_import = time.perf_counter()
+        module = __import__(f"src.reference.{runner}", fromlist=["run"])
+        t_setup = time.perf_counter()
+        ends: list[float] = []
+        losses: list[float] = []
+
+        def on_step(loss: float) -> None:
+            ends.append(time.perf_counter())
+            losses.append(loss)
+
+        module.run(problem, len(problem.depths(0, cfg.trainer.max_steps)), spec["threads"], on_step)
+        out.update(setup_s=ends[0] - t_setup, import_s=t_setup - t_import, final_loss=losses[-1],
+                   logged_step_ms=None)
+    per_block = [(ends[b] - ends[a]) / (b - a) * 1e3 for a, b in _blocks(ends, spec)]
+    out.update(ms_per_step=statistics.median(per_block), blocks_ms=per_block,
+               peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               wall_s=time.perf_counter() - t0)
+    return out
+
+
+def _event_wall_times(run_dir: str) -> list[float]:
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    from src.event_file import iter_records
+
+    times = []
+    for payload in iter_records(run_dir):
+        event = Event.FromString(payload)
+        if any(v.tag == "train/loss" for v in event.summary.value):
+            times.append(event.wall_time)
+    return times
+
+
+def run_worker(spec: dict) -> dict:
+    """Measures `spec` in a fresh Python process."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
+        proc = subprocess.run([sys.executable, "-m", "src.benchmark", "--worker", json.dumps(spec), f.name],
+                              cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            return {**spec, "error": tail}
+        return {**spec, **json.load(open(f.name))}
+
+
+# -- the comparison -----------------------------------------------------------------------------
+def with_ratios(rows: list[dict]) -> list[dict]:
+    key = {(r["model"], r["hidden"], r["batch"], r["runner"]): r for r in rows}
+    for r in rows:
+        ref = key.get((r["model"], r["hidden"], r["batch"], REFERENCE[r["runner"]]))
+        ok = ref and "error" not in ref and "error" not in r
+        r["ratio_to_plain"] = r["ms_per_step"] / ref["ms_per_step"] if ok else None
+        if r.get("logged_step_ms") and "error" not in r:
+            r["logged_vs_measured"] = r["logged_step_ms"] / r["ms_per_step"] - 1
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = ["model", "hidden", "batch", "runner", "framework", "graph", "ms/step", "x plain loop",
+            "logged ms/step", "logged vs measured", "setup s", "import s", "peak MB"]
+
+    def f(v, spec):
+        return "" if v is None else format(v, spec)
+
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['hidden']} | {r['batch']} | {r['runner']} | error: {r['error']} |")
+            continue
+        lines.append("| " + " | ".join([
+            r["model"], str(r["hidden"]), str(r["batch"]), r["runner"], FRAMEWORK[r["runner"]], GRAPH[r["runner"]],
+            f(r["ms_per_step"], ".3f"), f(r.get("ratio_to_plain"), ".2f"), f(r.get("logged_step_ms"), ".3f"),
+            f(r.get("logged_vs_measured"), "+.1%"), f(r["setup_s"], ".2f"), f(r["import_s"], ".2f"),
+            f(r["peak_rss_mb"], ".0f")]) + " |")
+    return "\n".join(lines)
+
+
+def plot_scaling(rows: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_ms, ax_ratio) = plt.subplots(1, 2, figsize=(13, 5))
+    sizes = sorted({(r["hidden"], r["batch"]) for r in rows})
+    labels = [f"{h}x{b}" for h, b in sizes]
+    for model in sorted({r["model"] for r in rows}):
+        for runner in RUNNERS:
+            pts = {(r["hidden"], r["batch"]): r for r in rows
+                   if r["model"] == model and r["runner"] == runner and "error" not in r}
+            if not pts:
+                continue
+            xs = [i for i, s in enumerate(sizes) if s in pts]
+            style = "--" if GRAPH[runner] == "static" else "-"
+            ax_ms.plot(xs, [pts[sizes[i]]["ms_per_step"] for i in xs], style, marker="o",
+                       label=f"{model} / {runner}")
+            if runner in ("lightning", "tf_session"):
+                ax_ratio.plot(xs, [pts[sizes[i]]["ratio_to_plain"] or float("nan") for i in xs], style,
+                              marker="o", label=f"{model}: {runner} / its plain loop")
+        static = {(r["hidden"], r["batch"]): r["ms_per_step"] for r in rows
+                  if r["model"] == model and r["runner"] == "tf_session" and "error" not in r}
+        dynamic = {(r["hidden"], r["batch"]): r["ms_per_step"] for r in rows
+                   if r["model"] == model and r["runner"] == "lightning" and "error" not in r}
+        xs = [i for i, s in enumerate(sizes) if s in static and s in dynamic]
+        ax_ratio.plot(xs, [static[sizes[i]] / dynamic[sizes[i]] for i in xs], ":", marker="s", color="black",
+                      label=f"{model}: tf_session / lightning (static / dynamic)")
+    ax_ms.set(yscale="log", xlabel="hidden x batch", ylabel="ms per step (log)", title="Cost per step as the model grows")
+    ax_ratio.axhline(1.0, color="grey", linewidth=0.8)
+    ax_ratio.set(xlabel="hidden x batch", ylabel="ratio", title="Overheads fade as compute grows (1 = no difference)")
+    for ax in (ax_ms, ax_ratio):
+        ax.set_xticks(range(len(sizes)), labels)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python bench.py", description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="two_layer,dynamic")
+    ap.add_argument("--runners", default=",".join(RUNNERS))
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=100, help="steps per repeat")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads for every runner (default: all cores)")
+    ap.add_argument("--scaling", action="store_true", help="grow hidden and batch size instead")
+    ap.add_argument("--sizes", default="100x64,300x256,1000x1024,2000x2048,4000x4096",
+                    help="scaling mode: hidden x batch sizes")
+    ap.add_argument("--out", default="bench_results", help="directory for the JSON, markdown and plot")
+    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        spec, path = json.loads(args.worker[0]), args.worker[1]
+        with open(path, "w") as f:
+            json.dump(measure(spec), f)
+        return 0
+
+    from src.config import cpu_threads
+
+    models, runners = args.models.split(","), args.runners.split(",")
+    bad = [r for r in runners if r not in RUNNERS] + [m for m in models if m not in ("two_layer", "dynamic")]
+    if bad:
+        print(f"error: unknown {', '.join(bad)}: runners are {', '.join(RUNNERS)}; models two_layer, dynamic",
+              file=sys.stderr)
+        return 2
+    try:
+        sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")] if args.scaling else [(100, 64)]
+    except ValueError:
+        print(f"error: --sizes={args.sizes} is not a list like 100x64,1000x1024", file=sys.stderr)
+        return 2
+    specs = [dict(runner=r, model=m, hidden=h, batch=b, warmup=args.warmup, repeats=args.repeats,
+                  steps=args.steps, threads=args.threads or cpu_threads(),
+                  lr=1e-12 if args.scaling else None)  # scaling times steps; a tiny lr keeps big sizes finite
+             for (h, b) in sizes for m in models for r in runners]
+    from tqdm import tqdm
+
+    rows = []
+    for spec in tqdm(specs, desc="benchmark", unit="run", file=sys.stderr):
+        rows.append(run_worker(spec))
+    rows = with_ratios(rows)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "scaling" if args.scaling else "bench"
+    (out / f"{name}.json").write_text(json.dumps(rows, indent=2))
+    md = table(rows)
+    (out / f"{name}.md").write_text(md + "\n")
+    print(md)
+    if args.scaling:
+        plot_scaling(rows, str(out / "scaling.png"))
+        print(f"plot: {(out / 'scaling.png').resolve()}")
+    print(f"results: {(out / (name + '.json')).resolve()}")
+    return 1 if any("error" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

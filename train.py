@@ -14,7 +14,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYT
 
 from src.config import register_configs  # noqa: E402
 from src.errors import GraphduelError  # noqa: E402
-from src.run import run  # noqa: E402
+from src.interrupt import Interrupted  # noqa: E402
+from src.run import is_rank_zero, run  # noqa: E402
 
 register_configs()
 
@@ -24,6 +25,10 @@ def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     try:
         run(cfg, hydra_cfg.runtime.output_dir)
+    except Interrupted as e:
+        print(f"graphduel: {e}; its checkpoint and logs are saved.\n"
+              f"  resume with: python {sys.argv[0]} resume={hydra_cfg.runtime.output_dir}", file=sys.stderr)
+        sys.exit(e.exit_code)
     except GraphduelError as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -34,4 +39,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if is_rank_zero():  # DDP's extra processes re-run this command: it was checked already
+        from src.cli import main_guard
+
+        sys.argv = main_guard(sys.argv)
     main()

@@ -63,6 +63,8 @@ class TrainerConfig:
     # None: every core this process may use.
     num_threads: Optional[int] = None
     progress_bar: bool = True
+    # Weights, momentum and step saved every N steps (0: only at the end) and when interrupted.
+    checkpoint_every_n_steps: int = 100
 
 
 @dataclass
@@ -78,6 +80,8 @@ class Config:
     trainer: TrainerConfig = MISSING
     data: DataConfig = MISSING
     seed: int = 0
+    # A run directory to continue from its last checkpoint, with its saved config (see train.py).
+    resume: Optional[str] = None
 
 
 def register_configs() -> None:
@@ -122,6 +126,8 @@ def validate(cfg: Any) -> None:
     need(t.max_steps >= 1, "trainer.max_steps", t.max_steps, "use 1 or more")
     need(t.devices >= 1, "trainer.devices", t.devices, "use 1 or more")
     need(t.accelerator in ACCELERATORS, "trainer.accelerator", t.accelerator, "use one of " + ", ".join(ACCELERATORS))
+    need(t.checkpoint_every_n_steps >= 0, "trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps,
+         "use 0 (only at the end) or more")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
     lr, mom = m.optimizer.lr, m.optimizer.momentum

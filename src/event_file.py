@@ -94,6 +94,10 @@ class EventFileWriter:
     def write(self, event: Event) -> None:
         self._file.write(frame(event.SerializeToString()))
 
+    def write_payload(self, payload: bytes) -> None:
+        """A serialized Event, as read back by iter_records."""
+        self._file.write(frame(payload))
+
     def scalars(self, step: int, values: dict[str, float], wall_time: float | None = None) -> None:
         """One event holding every value of a step (same bytes as Event(summary=Summary(...)))."""
         summary = b"".join([_value_prefix(tag) + _FLOAT.pack(v) for tag, v in values.items()])

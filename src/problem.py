@@ -5,7 +5,7 @@ numbers and their loss curves can be compared step by step.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +26,9 @@ class Problem:
     max_depth: int = 0
     fixed_depth: int | None = None
     seed: int = 0
+    # Where training starts: 0, or a checkpoint's step with its SGD momentum buffers (same names).
+    start_step: int = 0
+    momentum_state: dict[str, np.ndarray] = field(default_factory=dict)
 
     def depths(self, start: int, stop: int) -> np.ndarray:
         """DynamicNet's reuse counts for steps start+1..stop (0-based positions start..stop-1).

@@ -1,8 +1,9 @@
 """The one place that writes what a run produced, for every runtime alike.
 
 A runtime reports each step (loss, compute time, depth); the recorder times the whole step as the
-loop sees it, writes TensorBoard events, drives the progress bar, and at the end writes result.json
-and prints the summary.  It knows nothing about frameworks.
+loop sees it, writes TensorBoard events, drives the progress bar, saves checkpoints, and at the end
+writes result.json.  It knows nothing about frameworks.  In a multi-process (DDP) run only rank
+zero's recorder writes anything.
 """
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from typing import Any
 
 from tensorboard.compat.proto.event_pb2 import Event
 
-from src import hparams
+from src import checkpoint, hparams
 from src.errors import GraphduelError
-from src.event_file import EventFileWriter
+from src.event_file import EventFileWriter, iter_records
+from src.interrupt import GracefulStop, Interrupted
 
-FLUSH_EVERY = 100  # steps between flushes: an interrupted run keeps all but the last few steps
+FLUSH_EVERY = 100  # steps between flushes to the OS: an interrupted run keeps all its steps
+STEP_TAGS = ("train/loss", "time/step_ms", "time/compute_ms", "model/depth")
 
 
 class Diverged(GraphduelError):
@@ -35,10 +38,13 @@ class Diverged(GraphduelError):
 
 
 class Recorder:
-    def __init__(self, run_dir: str, cfg: Any, framework: str | None, graph: str | None, threads: int):
+    def __init__(self, run_dir: str, cfg: Any, framework: str | None, graph: str | None, threads: int,
+                 stop: GracefulStop | None = None, enabled: bool = True):
         self.run_dir = os.path.abspath(run_dir)
         self.threads = threads
         self.cfg = cfg
+        self.enabled = enabled
+        self.stop = stop
         self.info = {
             "model": cfg.model.name,
             "runtime": cfg.runtime.name,
@@ -53,13 +59,19 @@ class Recorder:
         self.setup_s: float | None = None
         self.import_s: float | None = None
         self.step_no = 0
+        self.checkpoint_step: int | None = None
         self._t_start = time.perf_counter()
         self.start_time = time.time()
         self._t_last: float | None = None
         self._bar = None
         self._events: EventFileWriter | None = None
-        os.makedirs(self.run_dir, exist_ok=True)
-        self._write_result("running")
+        if enabled:
+            os.makedirs(self.run_dir, exist_ok=True)
+            self._write(self.result("running"))
+
+    @property
+    def stop_signal(self) -> int | None:
+        return self.stop.signum if self.stop else None
 
     def runtime_imported(self) -> None:
         """Framework imports are timed apart (import_s): setup_s starts after them."""
@@ -67,30 +79,60 @@ class Recorder:
         self.import_s = now - self._t_start
         self._t_start = now
 
+    def resume_from(self, step: int) -> None:
+        """Continue this directory's run after its checkpoint at `step`: its logged steps 1..step are
+        kept (re-read, so result.json covers the whole run), later ones dropped, since they will be
+        trained and logged again; the TensorBoard run then holds each step once."""
+        if not self.enabled:
+            return
+        old = [n for n in os.listdir(self.run_dir) if n.startswith("events.out.tfevents.")]
+        kept = []
+        for payload in iter_records(self.run_dir):
+            event = Event.FromString(payload)
+            # (Graphs are not kept: the resumed session writes its own.)
+            if 0 < event.step <= step and event.summary.value and all(v.tag in STEP_TAGS
+                                                                      for v in event.summary.value):
+                kept.append(payload)
+                values = {v.tag: v.simple_value for v in event.summary.value}
+                if "train/loss" in values:
+                    self.losses.append(values["train/loss"])
+                    self.step_ms.append(values["time/step_ms"])
+                    self.compute_ms.append(values["time/compute_ms"])
+        writer = self._writer()
+        for payload in kept:
+            writer.write_payload(payload)
+        writer.flush()  # the kept steps are safe in the new file before the old files go
+        for name in old:
+            os.remove(os.path.join(self.run_dir, name))
+        self.step_no = self.checkpoint_step = step
+
     # -- called by runtimes --------------------------------------------------------------
     def set_accelerator(self, accelerator: str) -> None:
         self.info["accelerator"] = accelerator
 
     def write_graph(self, graph_def_bytes: bytes) -> None:
         """A serialized GraphDef for TensorBoard's Graphs tab."""
-        self._writer().write(Event(wall_time=time.time(), graph_def=graph_def_bytes))
+        if self.enabled:
+            self._writer().write(Event(wall_time=time.time(), graph_def=graph_def_bytes))
 
     def loop_start(self, first_step: int = 0) -> None:
         """Marks the start of the training loop; step timings are measured from here on."""
         self.step_no = first_step
+        if not self.enabled:
+            return
         for summary in hparams.start_summaries(self.hparams()):
             self._writer().write(Event(wall_time=time.time(), summary=summary))
-        total = self.cfg.trainer.max_steps
         if self.cfg.trainer.progress_bar:
             from tqdm import tqdm
 
             desc = f"{self.info['model']} on {self.info['runtime']}"
-            self._bar = tqdm(total=total, initial=first_step, desc=desc, unit="step", mininterval=0.25,
-                             file=sys.stderr, dynamic_ncols=True)
-        self._writer()
+            self._bar = tqdm(total=self.cfg.trainer.max_steps, initial=first_step, desc=desc, unit="step",
+                             mininterval=0.25, file=sys.stderr, dynamic_ncols=True)
         self._t_last = time.perf_counter()
 
     def step(self, loss: float, compute_ms: float, depth: int | None = None) -> None:
+        """Records one finished step; raises Diverged on a non-finite loss, and Interrupted after a
+        step during which SIGINT or SIGTERM arrived."""
         now = time.perf_counter()
         step_ms = (now - self._t_last) * 1e3
         self.step_no += 1
@@ -111,14 +153,28 @@ class Recorder:
             if self.step_no % 50 == 0:
                 self._bar.set_postfix_str(f"loss={loss:.4g}", refresh=False)
             self._bar.update()
+        if self.stop is not None and self.stop.signum is not None:
+            raise Interrupted(self.stop.signum, self.step_no)
         # Taken last, so the recorder's own work is counted in the next step, as the loop sees it.
         self._t_last = time.perf_counter()
 
+    def checkpoint(self, weights: dict, momentum: dict) -> None:
+        """Saves the state after the last recorded step (once per step), and flushes the events."""
+        if not self.enabled or self.checkpoint_step == self.step_no:
+            return
+        checkpoint.save(self.run_dir, self.step_no, weights, momentum)
+        self.checkpoint_step = self.step_no
+        if self._events is not None:
+            self._events.flush()
+
     # -- called by the orchestrator ------------------------------------------------------
     def finish(self, status: str, error: str | None = None) -> dict:
+        result = self.result(status, error)
+        if not self.enabled:
+            return result
         if self._bar is not None:
             self._bar.close()
-        result = self._write_result(status, error)
+        self._write(result)
         if self._events is not None:
             # The HParams tab's metrics: the run's final numbers, as scalars at its last step.
             self._events.scalars(self.step_no, {f"hparams/{k}": result[k] for k in hparams.METRICS
@@ -154,18 +210,17 @@ class Recorder:
             "import_s": self.import_s,
             "run_dir": self.run_dir,
             "threads": self.threads,
+            "checkpoint_step": self.checkpoint_step,
             "error": error,
             "start_time": self.start_time,  # epoch seconds
             "end_time": None if status == "running" else time.time(),
         }
 
-    def _write_result(self, status: str, error: str | None = None) -> dict:
-        result = self.result(status, error)
+    def _write(self, result: dict) -> None:
         tmp = os.path.join(self.run_dir, "result.json.tmp")
         with open(tmp, "w") as f:
             json.dump(result, f, indent=2, allow_nan=True)
         os.replace(tmp, os.path.join(self.run_dir, "result.json"))  # never a half-written file
-        return result
 
     def _writer(self) -> EventFileWriter:
         if self._events is None:

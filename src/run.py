@@ -2,8 +2,13 @@
 runtime, and what the user sees when it ends (a summary, or a one-line error)."""
 from __future__ import annotations
 
-from src import runtimes
+import dataclasses
+import os
+
+from src import checkpoint, runtimes
 from src.config import cpu_threads, validate
+from src.errors import ConfigError
+from src.interrupt import GracefulStop, Interrupted
 from src.problem import make_problem
 from src.recorder import Diverged, Recorder, summary_text
 
@@ -33,37 +38,59 @@ def resolve_threads(cfg) -> int:
     return max(1, cores // max(1, side_by_side))
 
 
+def is_rank_zero() -> bool:
+    """False in the extra processes a DDP launcher starts (they re-run train.py with LOCAL_RANK)."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def run(cfg, run_dir: str) -> dict:
     """Trains as `cfg` says, writing everything into `run_dir`; returns result.json's content.
 
-    Raises GraphduelError for what the user can fix, after result.json has recorded it."""
+    Raises GraphduelError for what the user can fix (Diverged, Interrupted, ConfigError), after
+    result.json has recorded it."""
     recorder, status, error = None, "failed", None
-    try:
-        validate(cfg)
-        runtimes.check(cfg)
-        spec = runtimes.spec(cfg.runtime.name)
-        problem = make_problem(cfg)
-        threads = resolve_threads(cfg)
-        recorder = Recorder(run_dir, cfg, framework=spec.framework, graph=spec.graph, threads=threads)
-        runtime = runtimes.load(cfg.runtime.name)
-        recorder.runtime_imported()
-        runtime.fit(problem, cfg, recorder, threads)
-        status = "completed"
-    except Diverged as e:
-        status, error = "diverged", str(e)
-        raise
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except BaseException as e:
-        error = str(e) or type(e).__name__
-        raise
-    finally:
-        if recorder is None:  # refused before it started: still leave a result.json saying why
-            known = runtimes.RUNTIMES.get(cfg.runtime.name)
-            recorder = Recorder(run_dir, cfg, framework=known and known.framework, graph=known and known.graph,
-                                threads=cfg.trainer.num_threads or 0)
-        result = recorder.finish(status, error)
-        if result["steps"]:
-            print(summary_text(result), flush=True)
+    with GracefulStop() as stop:
+        try:
+            validate(cfg)
+            runtimes.check(cfg)
+            spec = runtimes.spec(cfg.runtime.name)
+            problem = make_problem(cfg)
+            if cfg.resume:
+                problem = _resumed(problem, cfg)
+            threads = resolve_threads(cfg)
+            recorder = Recorder(run_dir, cfg, framework=spec.framework, graph=spec.graph, threads=threads,
+                                stop=stop, enabled=is_rank_zero())
+            if problem.start_step:
+                recorder.resume_from(problem.start_step)
+            runtime = runtimes.load(cfg.runtime.name)
+            recorder.runtime_imported()
+            runtime.fit(problem, cfg, recorder, threads)
+            status = "completed"
+        except Diverged as e:
+            status, error = "diverged", str(e)
+            raise
+        except (Interrupted, KeyboardInterrupt) as e:
+            status, error = "interrupted", str(e) or "KeyboardInterrupt"
+            raise
+        except BaseException as e:
+            error = str(e) or type(e).__name__
+            raise
+        finally:
+            if recorder is None and not cfg.resume:  # refused before it started: say why on disk
+                known = runtimes.RUNTIMES.get(cfg.runtime.name)
+                recorder = Recorder(run_dir, cfg, framework=known and known.framework,
+                                    graph=known and known.graph, threads=cfg.trainer.num_threads or 0,
+                                    enabled=is_rank_zero())
+            result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
+            if result["steps"] and recorder.enabled:
+                print(summary_text(result), flush=True)
     return result
+
+
+def _resumed(problem, cfg):
+    """The problem, starting from the checkpoint in cfg.resume (refused, with why, if it can't)."""
+    step, weights, momentum = checkpoint.load(cfg.resume, problem.weights)
+    if step >= cfg.trainer.max_steps:
+        raise ConfigError(f"resume={cfg.resume}: that run already did {step} steps; "
+                          f"continue it with trainer.max_steps=N for some N above {step}.")
+    return dataclasses.replace(problem, weights=weights, momentum_state=momentum, start_step=step)

@@ -20,16 +20,20 @@ class SeedGraph:
     loss: tf.Tensor
     train_op: tf.Operation
     depth: tf.Tensor | None  # DynamicNet's per-step trip count, a graph input
-    params: dict[str, tf.Variable]
+    params: dict[str, tf.Variable]  # by the names of src/problem.py
     init_feed: dict = field(default_factory=dict)  # initializer placeholder -> numpy array
+    momentum: dict[str, tf.Variable] = field(default_factory=dict)  # SGD's momentum buffers, by param
+    # Built before the graph is finalized, so a checkpoint's momentum can be loaded: name -> (feed, op)
+    momentum_loaders: dict[str, tuple] = field(default_factory=dict)
 
 
-def _variable(g: SeedGraph, name: str, value: np.ndarray, trainable: bool = True) -> tf.Variable:
+def _variable(g: SeedGraph, key: str, value: np.ndarray, trainable: bool = True) -> tf.Variable:
+    name = key.replace(".", "_")
     ph = v1.placeholder(tf.float32, shape=value.shape, name=f"{name}_init")
     g.init_feed[ph] = value
     var = v1.Variable(ph, name=name, trainable=trainable, use_resource=True)
     if trainable:
-        g.params[name] = var
+        g.params[key] = var
     return var
 
 
@@ -56,7 +60,7 @@ def build(problem) -> SeedGraph:
         h_relu = tf.maximum(tf.matmul(x, w1), 0.0)
         y_pred = tf.matmul(h_relu, w2)
     else:
-        p = {name: _variable(g, name.replace(".", "_"), a) for name, a in w.items()}
+        p = {name: _variable(g, name, a) for name, a in w.items()}
         g.depth = v1.placeholder(tf.int32, shape=(), name="depth")
         h_relu = tf.nn.relu(_dense(x, p["input.weight"], p["input.bias"]))
 
@@ -70,5 +74,12 @@ def build(problem) -> SeedGraph:
     g.loss = tf.reduce_sum(tf.square(y - y_pred), name="loss")
     params = list(g.params.values())
     grads = tf.gradients(g.loss, params)
-    g.train_op = _optimizer(problem.lr, problem.momentum).apply_gradients(zip(grads, params), name="sgd")
+    optimizer = _optimizer(problem.lr, problem.momentum)
+    g.train_op = optimizer.apply_gradients(zip(grads, params), name="sgd")
+    for key, var in g.params.items():
+        slot = optimizer.get_slot(var, "momentum") if problem.momentum else None
+        if slot is not None:
+            g.momentum[key] = slot
+            feed = v1.placeholder(tf.float32, shape=var.shape, name=f"{var.op.name}_momentum_load")
+            g.momentum_loaders[key] = (feed, slot.assign(feed))
     return g

@@ -13,15 +13,20 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from src.errors import ConfigError  # noqa: E402
+from src.interrupt import Interrupted  # noqa: E402
 from src.models.torch_graph import GraphDef, add_step_graph  # noqa: E402
 from src.models.torch_nets import build_net  # noqa: E402
+
+
+def _problem_name(torch_name: str) -> str:
+    return torch_name.replace("_linear", "")  # DynamicNet's input_linear.weight -> input.weight
 
 
 class SeedModule(pl.LightningModule):
     """Trains one of the seed nets on the fixed batch; the 'batch' Lightning hands over is the step's
     DynamicNet depth, so the data stays on the device and the loop feeds nothing per step."""
 
-    def __init__(self, problem, recorder):
+    def __init__(self, problem, recorder, checkpoint_every: int):
         super().__init__()
         self.automatic_optimization = False  # one plain SGD step per batch, timed as a whole
         self.net = build_net(problem)
@@ -29,8 +34,11 @@ class SeedModule(pl.LightningModule):
         self.register_buffer("y", torch.from_numpy(problem.y))
         self.loss_fn = nn.MSELoss(reduction="sum")
         self.lr, self.momentum = problem.lr, problem.momentum
+        self.momentum_state = problem.momentum_state
+        self.start_step = problem.start_step
         self.dynamic = problem.model == "dynamic"
         self.recorder = recorder
+        self.checkpoint_every = checkpoint_every
         # The graph of the first step at each depth, for TensorBoard's Graphs tab.
         self.graph = GraphDef()
         self._graphed: set[int] = set()
@@ -40,8 +48,15 @@ class SeedModule(pl.LightningModule):
         return torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=self.momentum)
 
     def on_train_start(self) -> None:
+        opt = self.optimizers(use_pl_optimizer=False)
+        for name, p in self.net.named_parameters():
+            # Zero gradients from the start (see training_step): else a resumed run whose first step
+            # skips the middle layer would leave its restored momentum unapplied.
+            p.grad = torch.zeros_like(p)
+            if _problem_name(name) in self.momentum_state:  # a resumed run's momentum
+                opt.state[p]["momentum_buffer"] = torch.from_numpy(self.momentum_state[_problem_name(name)]).to(p)
         if self.global_rank == 0:
-            self.recorder.loop_start(first_step=self.trainer.global_step)
+            self.recorder.loop_start(first_step=self.start_step)
 
     def training_step(self, depth: int, batch_idx: int) -> None:
         opt = self.optimizers()
@@ -62,6 +77,20 @@ class SeedModule(pl.LightningModule):
         compute_ms = (time.perf_counter() - t0) * 1e3
         if self.global_rank == 0:
             self.recorder.step(loss.item(), compute_ms, depth if self.dynamic else None)
+            if self.checkpoint_every and self.recorder.step_no % self.checkpoint_every == 0:
+                self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        if self.global_rank != 0:
+            return
+        opt = self.optimizers(use_pl_optimizer=False)
+        weights, momentum = {}, {}
+        for name, p in self.net.named_parameters():
+            weights[_problem_name(name)] = p.detach().cpu().numpy()
+            buf = opt.state.get(p, {}).get("momentum_buffer")
+            if buf is not None:
+                momentum[_problem_name(name)] = buf.detach().cpu().numpy()
+        self.recorder.checkpoint(weights, momentum)
 
 
 def _accelerator(requested: str) -> str:
@@ -74,29 +103,45 @@ def _accelerator(requested: str) -> str:
     return requested
 
 
+def _strategy(cfg, dynamic: bool):
+    if dynamic and cfg.trainer.strategy == "ddp":
+        # A depth-0 step leaves the middle layer unused; DDP must be told to expect that.
+        from pytorch_lightning.strategies import DDPStrategy
+
+        return DDPStrategy(find_unused_parameters=True)
+    return cfg.trainer.strategy
+
+
 def fit(problem, cfg, recorder, threads: int) -> None:
     accelerator = _accelerator(cfg.trainer.accelerator)
     torch.set_num_threads(threads)
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)  # no "GPU available: ..." banner per run
     recorder.set_accelerator(accelerator)
-    module = SeedModule(problem, recorder)
+    module = SeedModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps)
+    depths = problem.depths(problem.start_step, cfg.trainer.max_steps).tolist()
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=cfg.trainer.devices,
-        strategy=cfg.trainer.strategy,
-        max_steps=cfg.trainer.max_steps,
+        strategy=_strategy(cfg, module.dynamic),
+        max_steps=len(depths),  # this session's steps: a resumed run starts at its checkpoint
         max_epochs=1,
         logger=False,  # the recorder writes TensorBoard for every runtime alike
-        enable_checkpointing=False,
+        enable_checkpointing=False,  # the recorder's checkpoints are framework-neutral
         enable_progress_bar=False,  # the recorder's bar, the same in every runtime
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=recorder.run_dir,
     )
-    depths = problem.depths(0, cfg.trainer.max_steps).tolist()
     try:
         trainer.fit(module, train_dataloaders=depths)
+    except (Interrupted, SystemExit):
+        # Ours, raised between steps; or Lightning's SIGTERMException, raised between batches.
+        if recorder.stop_signal is None:
+            raise
+        module.save_checkpoint()
+        raise Interrupted(recorder.stop_signal, recorder.step_no) from None
     finally:
         if trainer.global_rank == 0 and len(module.graph.node):
             recorder.write_graph(module.graph.SerializeToString())
+    module.save_checkpoint()

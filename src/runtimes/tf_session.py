@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up cha
 import tensorflow as tf  # noqa: E402
 
 from src.errors import ConfigError  # noqa: E402
+from src.interrupt import Interrupted  # noqa: E402
 from src.models import tf_graphs  # noqa: E402
 
 v1 = tf.compat.v1
@@ -46,8 +47,11 @@ class SessionTrainer:
         )
         config.gpu_options.allow_growth = True
         self.session = v1.Session(graph=self.graph, config=config)
-        self.session.run(init, feed_dict=self.model.init_feed)
+        self.session.run(init, feed_dict=self.model.init_feed)  # the weights: initial or a checkpoint's
         m = self.model
+        loads = [(m.momentum_loaders[k], v) for k, v in problem.momentum_state.items() if k in m.momentum_loaders]
+        if loads:
+            self.session.run([op for (_, op), _ in loads], feed_dict={feed: v for (feed, _), v in loads})
         # make_callable: the fetch/feed plan is built once instead of on every Session.run.
         if m.depth is None:
             run = self.session.make_callable([m.loss, m.train_op])
@@ -58,6 +62,10 @@ class SessionTrainer:
     def step(self, depth: int) -> float:
         return float(self._run(depth)[0])
 
+    def state(self) -> tuple[dict, dict]:
+        """(weights, momentum) as numpy arrays, by the names of src/problem.py."""
+        return self.session.run(dict(self.model.params)), self.session.run(dict(self.model.momentum))
+
     def close(self) -> None:
         self.session.close()
 
@@ -66,14 +74,22 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     accelerator = _accelerator(cfg.trainer.accelerator)
     recorder.set_accelerator(accelerator)
     trainer = SessionTrainer(problem, accelerator, threads)
+    every = cfg.trainer.checkpoint_every_n_steps
     try:
         recorder.write_graph(trainer.graph.as_graph_def().SerializeToString())
         dynamic = problem.model == "dynamic"
-        depths = problem.depths(0, cfg.trainer.max_steps).tolist()
-        recorder.loop_start()
-        for depth in depths:
-            t0 = time.perf_counter()
-            loss = trainer.step(depth)  # Session.run returns values: the step has finished
-            recorder.step(loss, (time.perf_counter() - t0) * 1e3, depth if dynamic else None)
+        depths = problem.depths(problem.start_step, cfg.trainer.max_steps).tolist()
+        recorder.loop_start(first_step=problem.start_step)
+        try:
+            for depth in depths:
+                t0 = time.perf_counter()
+                loss = trainer.step(depth)  # Session.run returns values: the step has finished
+                recorder.step(loss, (time.perf_counter() - t0) * 1e3, depth if dynamic else None)
+                if every and recorder.step_no % every == 0:
+                    recorder.checkpoint(*trainer.state())
+        except Interrupted:
+            recorder.checkpoint(*trainer.state())
+            raise
+        recorder.checkpoint(*trainer.state())
     finally:
         trainer.close()

@@ -18,10 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-RUNNERS = ("torch_loop", "lightning", "tf_loop", "tf_session")
-REFERENCE = {"lightning": "torch_loop", "tf_session": "tf_loop", "torch_loop": "torch_loop", "tf_loop": "tf_loop"}
-FRAMEWORK = {"torch_loop": "torch", "lightning": "torch", "tf_loop": "tensorflow", "tf_session": "tensorflow"}
-GRAPH = {"torch_loop": "dynamic", "lightning": "dynamic", "tf_loop": "static", "tf_session": "static"}
+RUNTIMES = ("lightning", "lightning_compile", "tf_session", "tf_eager", "tf_function")
+RUNNERS = ("torch_loop", "lightning", "lightning_compile", "tf_loop", "tf_session", "tf_eager", "tf_function")
+REFERENCE = {"torch_loop": "torch_loop", "lightning": "torch_loop", "lightning_compile": "torch_loop",
+             "tf_loop": "tf_loop", "tf_session": "tf_loop", "tf_eager": "tf_loop", "tf_function": "tf_loop"}
+FRAMEWORK = {r: "torch" if REFERENCE[r] == "torch_loop" else "tensorflow" for r in RUNNERS}
+GRAPH = {"torch_loop": "dynamic", "lightning": "dynamic", "lightning_compile": "static", "tf_loop": "static",
+         "tf_session": "static", "tf_eager": "dynamic", "tf_function": "static"}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,7 +33,7 @@ def _overrides(spec: dict) -> list[str]:
     out = [f"model={spec['model']}", f"model.hidden={spec['hidden']}", f"data.batch_size={spec['batch']}",
            f"trainer.max_steps={spec['warmup'] + spec['repeats'] * spec['steps']}",
            f"trainer.num_threads={spec['threads']}", "trainer.accelerator=cpu", "trainer.progress_bar=false"]
-    if spec["runner"] in ("lightning", "tf_session"):
+    if spec["runner"] in RUNTIMES:
         out.append(f"runtime={spec['runner']}")
     if spec.get("lr") is not None:
         out.append(f"model.optimizer.lr={spec['lr']}")
@@ -51,7 +54,7 @@ def measure(spec: dict) -> dict:
 
     cfg = compose_config(*_overrides(spec))
     out: dict = {}
-    if runner in ("lightning", "tf_session"):
+    if runner in RUNTIMES:
         from src.event_file import read_scalars
         from src.run import run
 
@@ -166,7 +169,7 @@ def plot_scaling(rows: list[dict], path: str) -> None:
             style = "--" if GRAPH[runner] == "static" else "-"
             ax_ms.plot(xs, [pts[sizes[i]]["ms_per_step"] for i in xs], style, marker="o",
                        label=f"{model} / {runner}")
-            if runner in ("lightning", "tf_session"):
+            if runner in RUNTIMES:
                 ax_ratio.plot(xs, [pts[sizes[i]]["ratio_to_plain"] or float("nan") for i in xs], style,
                               marker="o", label=f"{model}: {runner} / its plain loop")
         static = {(r["hidden"], r["batch"]): r["ms_per_step"] for r in rows

@@ -18,10 +18,10 @@ def bench(tmp_path, *args):
 
 
 def test_bench_measures_every_runtime_against_its_plain_loop(tmp_path):
-    out = bench(tmp_path, "--models", "two_layer")
+    out = bench(tmp_path, "--models", "two_layer", "--runners", "torch_loop,lightning,tf_loop,tf_session,tf_function")
     assert out.returncode == 0, out.stderr[-2000:]
     rows = {r["runner"]: r for r in json.loads((tmp_path / "bench.json").read_text())}
-    assert set(rows) == {"torch_loop", "lightning", "tf_loop", "tf_session"}
+    assert set(rows) == {"torch_loop", "lightning", "tf_loop", "tf_session", "tf_function"}
     for runner, r in rows.items():
         assert r["ms_per_step"] > 0 and len(r["blocks_ms"]) == 5 and r["peak_rss_mb"] > 50, runner
         assert r["final_loss"] < 3.39e7  # it trained: below the seed's first loss
@@ -30,7 +30,9 @@ def test_bench_measures_every_runtime_against_its_plain_loop(tmp_path):
         rows["lightning"]["ms_per_step"] / rows["torch_loop"]["ms_per_step"])
     assert rows["tf_session"]["ratio_to_plain"] == pytest.approx(
         rows["tf_session"]["ms_per_step"] / rows["tf_loop"]["ms_per_step"])
-    for runner in ("lightning", "tf_session"):
+    assert rows["tf_function"]["ratio_to_plain"] == pytest.approx(
+        rows["tf_function"]["ms_per_step"] / rows["tf_loop"]["ms_per_step"])
+    for runner in ("lightning", "tf_session", "tf_function"):
         # What the run logged accounts for the wall time the bench measured around it.
         assert abs(rows[runner]["logged_vs_measured"]) < 0.5, rows[runner]
     table = (tmp_path / "bench.md").read_text()
@@ -38,7 +40,8 @@ def test_bench_measures_every_runtime_against_its_plain_loop(tmp_path):
 
 
 def test_scaling_mode_writes_a_plot_and_a_table(tmp_path):
-    out = bench(tmp_path, "--scaling", "--sizes", "16x8,64x32", "--models", "two_layer")
+    out = bench(tmp_path, "--scaling", "--sizes", "16x8,64x32", "--models", "two_layer",
+                "--runners", "torch_loop,lightning,tf_loop,tf_session")
     assert out.returncode == 0, out.stderr[-2000:]
     rows = json.loads((tmp_path / "scaling.json").read_text())
     assert {(r["hidden"], r["batch"]) for r in rows} == {(16, 8), (64, 32)} and len(rows) == 8

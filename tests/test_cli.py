@@ -68,7 +68,10 @@ def test_a_typo_gets_hydras_error_not_a_traceback(tmp_path):
     assert "Traceback" not in out.stderr and "model.hiden" in out.stderr
 
 
-@pytest.mark.parametrize("runtime, absent", [("lightning", "tensorflow"), ("tf_session", "pytorch_lightning")])
+@pytest.mark.parametrize("runtime, absent", [
+    ("lightning", "tensorflow"), ("lightning_compile", "tensorflow"),
+    ("tf_session", "pytorch_lightning"), ("tf_eager", "torch"), ("tf_function", "torch"),
+])
 def test_a_run_imports_only_its_own_framework(tmp_path, runtime, absent):
     code = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/tests']\n"

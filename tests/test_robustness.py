@@ -26,7 +26,7 @@ def one_line_error(out):
 
 @pytest.mark.parametrize("args, words", [
     (["model=foo"], ["model=foo", "two_layer"]),
-    (["runtime=jax"], ["runtime=jax", "lightning, tf_session"]),
+    (["runtime=jax"], ["runtime=jax", "lightning, lightning_compile, tf_eager, tf_function, tf_session"]),
     (["model.hiden=3"], ["model.hiden", "hidden"]),
     (["+trainer.fast=1"], ["trainer.fast", "max_steps"]),
     (["trainer.max_steps=abc"], ["trainer.max_steps=abc", "Integer"]),
@@ -201,7 +201,7 @@ def test_ddp_on_two_cpu_processes_logs_one_run(tmp_path):
     np.testing.assert_allclose(losses(tmp_path), losses(single), rtol=1e-5)
 
 
-@pytest.mark.parametrize("runtime", ["lightning", "tf_session"])
+@pytest.mark.parametrize("runtime", ["lightning", "tf_session", "tf_eager", "tf_function", "lightning_compile"])
 def test_resume_at_a_depth_0_step_keeps_the_middle_layers_momentum(tmp_path, runtime):
     from helpers import compose_cfg
     from src.problem import make_problem

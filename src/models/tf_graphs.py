@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import tensorflow as tf
+from src.tf_import import tf
 
 v1 = tf.compat.v1
 

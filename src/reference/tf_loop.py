@@ -1,11 +1,7 @@
 """The plain TensorFlow Session loop of the seed: numpy arrays fed every step, as the seed does."""
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import tensorflow as tf  # noqa: E402
+from src.tf_import import tf
 
 v1 = tf.compat.v1
 

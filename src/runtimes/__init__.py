@@ -23,6 +23,9 @@ class RuntimeSpec:
 RUNTIMES = {
     "lightning": RuntimeSpec("src.runtimes.lightning", "torch", "dynamic", multi_device=True),
     "tf_session": RuntimeSpec("src.runtimes.tf_session", "tensorflow", "static", multi_device=False),
+    "tf_eager": RuntimeSpec("src.runtimes.tf_eager", "tensorflow", "dynamic", multi_device=False),
+    "tf_function": RuntimeSpec("src.runtimes.tf_function", "tensorflow", "static", multi_device=False),
+    "lightning_compile": RuntimeSpec("src.runtimes.lightning_compile", "torch", "static", multi_device=True),
 }
 
 

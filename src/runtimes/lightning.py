@@ -26,7 +26,7 @@ class SeedModule(pl.LightningModule):
     """Trains one of the seed nets on the fixed batch; the 'batch' Lightning hands over is the step's
     DynamicNet depth, so the data stays on the device and the loop feeds nothing per step."""
 
-    def __init__(self, problem, recorder, checkpoint_every: int):
+    def __init__(self, problem, recorder, checkpoint_every: int, compile_depths: list[int] | None = None):
         super().__init__()
         self.automatic_optimization = False  # one plain SGD step per batch, timed as a whole
         self.net = build_net(problem)
@@ -43,6 +43,8 @@ class SeedModule(pl.LightningModule):
         self.graph = GraphDef()
         self._graphed: set[int] = set()
         self._param_names = {id(p): n for n, p in self.net.named_parameters()}
+        self.compile_depths = compile_depths  # None: eager; else torch.compile, warmed up at these depths
+        object.__setattr__(self, "forward_net", self.net)  # not a submodule: the same parameters
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=self.momentum)
@@ -55,13 +57,25 @@ class SeedModule(pl.LightningModule):
             p.grad = torch.zeros_like(p)
             if _problem_name(name) in self.momentum_state:  # a resumed run's momentum
                 opt.state[p]["momentum_buffer"] = torch.from_numpy(self.momentum_state[_problem_name(name)]).to(p)
+        if self.compile_depths is not None:
+            self._compile()
         if self.global_rank == 0:
             self.recorder.loop_start(first_step=self.start_step)
+
+    def _compile(self) -> None:
+        """torch.compile, one static graph per depth (dynamic=False specialises on it), all compiled
+        here, before the loop: compile time counts as setup, not as the first steps' time."""
+        compiled = torch.compile(self.net, dynamic=False)
+        for depth in sorted(set(self.compile_depths)):
+            self.loss_fn(compiled(self.x, depth), self.y).backward()  # compiles forward and backward
+        for p in self.net.parameters():
+            p.grad.zero_()  # the warm-up's gradients are not a training step's
+        object.__setattr__(self, "forward_net", compiled)
 
     def training_step(self, depth: int, batch_idx: int) -> None:
         opt = self.optimizers()
         t0 = time.perf_counter()
-        loss = self.loss_fn(self.net(self.x, depth), self.y)
+        loss = self.loss_fn(self.forward_net(self.x, depth), self.y)
         if depth not in self._graphed:  # a few steps only: at most one per depth
             self._graphed.add(depth)
             t_graph = time.perf_counter()
@@ -112,14 +126,15 @@ def _strategy(cfg, dynamic: bool):
     return cfg.trainer.strategy
 
 
-def fit(problem, cfg, recorder, threads: int) -> None:
+def fit(problem, cfg, recorder, threads: int, compile_net: bool = False) -> None:
     accelerator = _accelerator(cfg.trainer.accelerator)
     torch.set_num_threads(threads)
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)  # no "GPU available: ..." banner per run
     recorder.set_accelerator(accelerator)
-    module = SeedModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps)
     depths = problem.depths(problem.start_step, cfg.trainer.max_steps).tolist()
+    module = SeedModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps,
+                        compile_depths=depths if compile_net else None)
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=cfg.trainer.devices,

@@ -1,21 +1,16 @@
 """TensorFlow's static graph: built and finalized once, then run by a Session once per step."""
 from __future__ import annotations
 
-import os
-import time
+from src.tf_import import tf
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter off the console
-
-import tensorflow as tf  # noqa: E402
-
-from src.errors import ConfigError  # noqa: E402
-from src.interrupt import Interrupted  # noqa: E402
-from src.models import tf_graphs  # noqa: E402
+from src.errors import ConfigError
+from src.runtimes.loop import train_loop
+from src.models import tf_graphs
 
 v1 = tf.compat.v1
 
 
-def _accelerator(requested: str) -> str:
+def tf_accelerator(requested: str) -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if requested == "gpu" and not gpus:
         raise ConfigError("trainer.accelerator=gpu, but TensorFlow sees no GPU here "
@@ -71,25 +66,11 @@ class SessionTrainer:
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    accelerator = _accelerator(cfg.trainer.accelerator)
+    accelerator = tf_accelerator(cfg.trainer.accelerator)
     recorder.set_accelerator(accelerator)
     trainer = SessionTrainer(problem, accelerator, threads)
-    every = cfg.trainer.checkpoint_every_n_steps
     try:
         recorder.write_graph(trainer.graph.as_graph_def().SerializeToString())
-        dynamic = problem.model == "dynamic"
-        depths = problem.depths(problem.start_step, cfg.trainer.max_steps).tolist()
-        recorder.loop_start(first_step=problem.start_step)
-        try:
-            for depth in depths:
-                t0 = time.perf_counter()
-                loss = trainer.step(depth)  # Session.run returns values: the step has finished
-                recorder.step(loss, (time.perf_counter() - t0) * 1e3, depth if dynamic else None)
-                if every and recorder.step_no % every == 0:
-                    recorder.checkpoint(*trainer.state())
-        except Interrupted:
-            recorder.checkpoint(*trainer.state())
-            raise
-        recorder.checkpoint(*trainer.state())
+        train_loop(problem, cfg, recorder, trainer.step, trainer.state)
     finally:
         trainer.close()

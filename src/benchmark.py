@@ -8,8 +8,9 @@ the median `time/step_ms` the runtime logged is set against it, so the logged ti
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -40,7 +41,7 @@ def _overrides(spec: dict) -> list[str]:
     return out
 
 
-def _blocks(ends: list[float], spec: dict) -> list[tuple[int, int]]:
+def _blocks(spec: dict) -> list[tuple[int, int]]:
     """(first, last) step-end indices bounding each steady-state block."""
     w, k = spec["warmup"], spec["steps"]
     return [(w + i * k - 1, w + (i + 1) * k - 1) for i in range(spec["repeats"])]
@@ -59,9 +60,6 @@ def measure(spec: dict) -> dict:
         from src.run import run
 
         with tempfile.TemporaryDirectory() as run_dir:
-            import contextlib
-            import io
-
             with contextlib.redirect_stdout(io.StringIO()):  # the run's own summary: not the bench's
                 result = run(cfg, run_dir)
             scalars = read_scalars(run_dir)
@@ -71,7 +69,7 @@ def measure(spec: dict) -> dict:
         out.update(setup_s=result["setup_s"], import_s=result["import_s"], final_loss=result["final_loss"],
                    # Like for like: the mean of the logged step times over the same blocks.
                    logged_step_ms=statistics.median(
-                       statistics.fmean(logged[a + 1:b + 1]) for a, b in _blocks(ends, spec)))
+                       statistics.fmean(logged[a + 1:b + 1]) for a, b in _blocks(spec)))
     else:
         problem = make_problem(cfg)
         t_import = time.perf_counter()
@@ -87,7 +85,7 @@ def measure(spec: dict) -> dict:
         module.run(problem, len(problem.depths(0, cfg.trainer.max_steps)), spec["threads"], on_step)
         out.update(setup_s=ends[0] - t_setup, import_s=t_setup - t_import, final_loss=losses[-1],
                    logged_step_ms=None)
-    per_block = [(ends[b] - ends[a]) / (b - a) * 1e3 for a, b in _blocks(ends, spec)]
+    per_block = [(ends[b] - ends[a]) / (b - a) * 1e3 for a, b in _blocks(spec)]
     out.update(ms_per_step=statistics.median(per_block), blocks_ms=per_block,
                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                wall_s=time.perf_counter() - t0)
@@ -119,6 +117,15 @@ def run_worker(spec: dict) -> dict:
 
 
 # -- the comparison -----------------------------------------------------------------------------
+def _median_round(results: list[dict]) -> dict:
+    ok = [r for r in results if "error" not in r]
+    if not ok:
+        return results[0]
+    ok.sort(key=lambda r: r["ms_per_step"])
+    return {**ok[len(ok) // 2], "rounds_ms": [r["ms_per_step"] for r in ok]}
+
+
+
 def with_ratios(rows: list[dict]) -> list[dict]:
     key = {(r["model"], r["hidden"], r["batch"], r["runner"]): r for r in rows}
     for r in rows:
@@ -197,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=100, help="steps per repeat")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure every runner this many times, interleaved, and report the median round: "
+                         "on a shared machine, noise then hits every runner alike")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for every runner (default: all cores)")
     ap.add_argument("--scaling", action="store_true", help="grow hidden and batch size instead")
     ap.add_argument("--sizes", default="100x64,300x256,1000x1024,2000x2048,4000x4096",
@@ -229,10 +239,13 @@ def main(argv: list[str] | None = None) -> int:
              for (h, b) in sizes for m in models for r in runners]
     from tqdm import tqdm
 
-    rows = []
-    for spec in tqdm(specs, desc="benchmark", unit="run", file=sys.stderr):
-        rows.append(run_worker(spec))
-    rows = with_ratios(rows)
+    rounds: list[list[dict]] = [[] for _ in specs]
+    with tqdm(total=len(specs) * args.rounds, desc="benchmark", unit="run", file=sys.stderr) as bar:
+        for _ in range(max(1, args.rounds)):
+            for i, spec in enumerate(specs):
+                rounds[i].append(run_worker(spec))
+                bar.update()
+    rows = with_ratios([_median_round(r) for r in rounds])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = "scaling" if args.scaling else "bench"

@@ -14,7 +14,6 @@ import struct
 import time
 
 from tensorboard.compat.proto.event_pb2 import Event
-from tensorboard.compat.proto.summary_pb2 import Summary
 
 
 try:  # C implementation: about 100x the pure-Python loop below, which costs ~50 us per step.

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from src.config import compose_config as compose_cfg  # noqa: F401  (the tests' name for it)
@@ -32,10 +31,6 @@ def step_tags(run_dir) -> set[str]:
 
 def losses(run_dir) -> list[float]:
     return [v for _, v in scalars(run_dir)["train/loss"]]
-
-
-def python_cmd(*args: str) -> list[str]:
-    return [sys.executable, *args]
 
 
 def env_without_full_error() -> dict:

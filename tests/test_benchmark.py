@@ -18,12 +18,14 @@ def bench(tmp_path, *args):
 
 
 def test_bench_measures_every_runtime_against_its_plain_loop(tmp_path):
-    out = bench(tmp_path, "--models", "two_layer", "--runners", "torch_loop,lightning,tf_loop,tf_session,tf_function")
+    out = bench(tmp_path, "--models", "two_layer", "--runners", "torch_loop,lightning,tf_loop,tf_session,tf_function",
+                "--rounds", "2")
     assert out.returncode == 0, out.stderr[-2000:]
     rows = {r["runner"]: r for r in json.loads((tmp_path / "bench.json").read_text())}
     assert set(rows) == {"torch_loop", "lightning", "tf_loop", "tf_session", "tf_function"}
     for runner, r in rows.items():
         assert r["ms_per_step"] > 0 and len(r["blocks_ms"]) == 5 and r["peak_rss_mb"] > 50, runner
+        assert len(r["rounds_ms"]) == 2 and r["ms_per_step"] in r["rounds_ms"]  # the median round
         assert r["final_loss"] < 3.39e7  # it trained: below the seed's first loss
     assert rows["torch_loop"]["ratio_to_plain"] == 1.0 and rows["tf_loop"]["ratio_to_plain"] == 1.0
     assert rows["lightning"]["ratio_to_plain"] == pytest.approx(

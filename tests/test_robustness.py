@@ -88,8 +88,6 @@ def _wait_for_checkpoint(proc, run_dir, at_least: int):
         assert proc.poll() is None, proc.communicate()
         try:
             if json.loads((run_dir / "result.json").read_text()).get("status") == "running":
-                import numpy as np
-
                 with np.load(run_dir / "checkpoint.npz") as f:
                     if int(f["step"]) >= at_least:
                         return

@@ -53,3 +53,13 @@ def test_scaling_mode_writes_a_plot_and_a_table(tmp_path):
 def test_bad_arguments_are_one_line(tmp_path):
     out = bench(tmp_path, "--runners", "jax")
     assert out.returncode == 2 and "unknown jax" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_lightning_overhead_breakdown_runs(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "src.reference.lightning_overhead", "--steps", "30", "--warmup", "5",
+                          "--json"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ms = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(ms) == 5 and all(v > 0 for v in ms.values())
+    # Lightning's loop with nothing in it costs less than with the step in it.
+    assert ms["Lightning, empty training_step"] < ms["Lightning, manual-optimization API"]

@@ -113,7 +113,8 @@ def run_worker(spec: dict) -> dict:
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
             return {**spec, "error": tail}
-        return {**spec, **json.load(open(f.name))}
+        with open(f.name) as result:
+            return {**spec, **json.load(result)}
 
 
 # -- the comparison -----------------------------------------------------------------------------

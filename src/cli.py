@@ -71,14 +71,9 @@ def _jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
         except Exception as e:
             raise ConfigError(f"{o} is not a valid override: {_first_line(e)}.") from None
     parsed = parser.parse_overrides(overrides)
-    if not multirun and not any(p.is_sweep_override() for p in parsed):
-        preset = _preset_sweep(overrides)
-        if not preset:
-            return [overrides]
-    else:
-        preset = _preset_sweep([p.input_line for p in parsed if not p.is_sweep_override()])
+    preset = _preset_sweep([p.input_line for p in parsed if not p.is_sweep_override()])
     if not multirun and not preset:
-        return [overrides]  # a sweep without -m: composing it gives Hydra's own advice
+        return [overrides]  # one job; a sweep value without -m gets Hydra's own advice when composed
     parsed = parser.parse_overrides([*preset, *overrides])
     batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
     return [job for batch in batches for job in batch]

@@ -19,13 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-RUNTIMES = ("lightning", "lightning_compile", "tf_session", "tf_eager", "tf_function")
-RUNNERS = ("torch_loop", "lightning", "lightning_compile", "tf_loop", "tf_session", "tf_eager", "tf_function")
-REFERENCE = {"torch_loop": "torch_loop", "lightning": "torch_loop", "lightning_compile": "torch_loop",
-             "tf_loop": "tf_loop", "tf_session": "tf_loop", "tf_eager": "tf_loop", "tf_function": "tf_loop"}
-FRAMEWORK = {r: "torch" if REFERENCE[r] == "torch_loop" else "tensorflow" for r in RUNNERS}
-GRAPH = {"torch_loop": "dynamic", "lightning": "dynamic", "lightning_compile": "static", "tf_loop": "static",
-         "tf_session": "static", "tf_eager": "dynamic", "tf_function": "static"}
+from src.runtimes import RUNTIMES as _SPECS  # the registry alone: no framework is imported
+
+# The seeds' plain loops, and each runtime measured against the one of its framework; framework and
+# graph kind of the runtimes come from the registry, so a new runtime needs no entry here.
+_PLAIN = {"torch_loop": ("torch", "dynamic"), "tf_loop": ("tensorflow", "static")}
+RUNTIMES = tuple(_SPECS)
+RUNNERS = tuple(r for plain, (fw, _) in _PLAIN.items()
+                for r in (plain, *(n for n in RUNTIMES if _SPECS[n].framework == fw)))
+FRAMEWORK = {**{r: f for r, (f, _) in _PLAIN.items()}, **{r: s.framework for r, s in _SPECS.items()}}
+GRAPH = {**{r: g for r, (_, g) in _PLAIN.items()}, **{r: s.graph for r, s in _SPECS.items()}}
+REFERENCE = {r: "torch_loop" if FRAMEWORK[r] == "torch" else "tf_loop" for r in RUNNERS}
 ROOT = Path(__file__).resolve().parents[1]
 
 

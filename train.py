@@ -12,8 +12,9 @@ from omegaconf import DictConfig
 ROOT = os.path.dirname(os.path.abspath(__file__))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
 
+from src import cli  # noqa: E402
 from src.config import register_configs  # noqa: E402
-from src.errors import GraphduelError  # noqa: E402
+from src.errors import ConfigError, GraphduelError  # noqa: E402
 from src.interrupt import Interrupted  # noqa: E402
 from src.run import is_rank_zero, run  # noqa: E402
 
@@ -23,24 +24,25 @@ register_configs()
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
+    sweep = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        run(cfg, hydra_cfg.runtime.output_dir)
+        run(cfg, hydra_cfg.runtime.output_dir, list_refused=sweep)
     except Interrupted as e:
         print(f"graphduel: {e}; its checkpoint and logs are saved.\n"
               f"  resume with: python {sys.argv[0]} resume={hydra_cfg.runtime.output_dir}", file=sys.stderr)
         sys.exit(e.exit_code)
     except GraphduelError as e:
+        if isinstance(e, ConfigError) and not sweep:
+            cli.remove_refused_run_dirs()  # refused before it started: nothing is left behind
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {e}", file=sys.stderr)
-        if hydra_cfg.mode == RunMode.MULTIRUN:
+        if sweep:
             return  # result.json says why; the sweep summary lists it and the sweep exits non-zero
         sys.exit(e.exit_code)
 
 
 if __name__ == "__main__":
     if is_rank_zero():  # DDP's extra processes re-run this command: it was checked already
-        from src.cli import main_guard
-
-        sys.argv = main_guard(sys.argv)
+        sys.argv = cli.main_guard(sys.argv)
     main()

@@ -19,17 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from src.runtimes import RUNTIMES as _SPECS  # the registry alone: no framework is imported
+from src.registry import FRAMEWORKS, MODELS, RUNTIMES as _SPECS  # the registry alone: no framework imported
 
-# The seeds' plain loops, and each runtime measured against the one of its framework; framework and
-# graph kind of the runtimes come from the registry, so a new runtime needs no entry here.
-_PLAIN = {"torch_loop": ("torch", "dynamic"), "tf_loop": ("tensorflow", "static")}
+# Each framework's plain loop, then its runtimes, each measured against that loop: all from the registry,
+# so a new runtime or framework needs no entry here.
 RUNTIMES = tuple(_SPECS)
-RUNNERS = tuple(r for plain, (fw, _) in _PLAIN.items()
-                for r in (plain, *(n for n in RUNTIMES if _SPECS[n].framework == fw)))
-FRAMEWORK = {**{r: f for r, (f, _) in _PLAIN.items()}, **{r: s.framework for r, s in _SPECS.items()}}
-GRAPH = {**{r: g for r, (_, g) in _PLAIN.items()}, **{r: s.graph for r, s in _SPECS.items()}}
-REFERENCE = {r: "torch_loop" if FRAMEWORK[r] == "torch" else "tf_loop" for r in RUNNERS}
+RUNNERS = tuple(r for fw, spec in FRAMEWORKS.items()
+                for r in (spec.reference, *(n for n in RUNTIMES if _SPECS[n].framework == fw)))
+FRAMEWORK = {**{f.reference: fw for fw, f in FRAMEWORKS.items()}, **{r: s.framework for r, s in _SPECS.items()}}
+GRAPH = {**{f.reference: f.graph for f in FRAMEWORKS.values()}, **{r: s.graph for r, s in _SPECS.items()}}
+REFERENCE = {r: FRAMEWORKS[FRAMEWORK[r]].reference for r in RUNNERS}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,7 +85,7 @@ def measure(spec: dict) -> dict:
             ends.append(time.perf_counter())
             losses.append(loss)
 
-        module.run(problem, len(problem.depths(0, cfg.trainer.max_steps)), spec["threads"], on_step)
+        module.run(problem, cfg.trainer.max_steps, spec["threads"], on_step)
         out.update(setup_s=ends[0] - t_setup, import_s=t_setup - t_import, final_loss=losses[-1],
                    logged_step_ms=None)
     per_block = [(ends[b] - ends[a]) / (b - a) * 1e3 for a, b in _blocks(spec)]
@@ -204,7 +203,7 @@ def plot_scaling(rows: list[dict], path: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python bench.py", description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="two_layer,dynamic")
+    ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--runners", default=",".join(RUNNERS))
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
@@ -228,9 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     from src.config import cpu_threads
 
     models, runners = args.models.split(","), args.runners.split(",")
-    bad = [r for r in runners if r not in RUNNERS] + [m for m in models if m not in ("two_layer", "dynamic")]
+    bad = [r for r in runners if r not in RUNNERS] + [m for m in models if m not in MODELS]
     if bad:
-        print(f"error: unknown {', '.join(bad)}: runners are {', '.join(RUNNERS)}; models two_layer, dynamic",
+        print(f"error: unknown {', '.join(bad)}: runners are {', '.join(RUNNERS)}; models {', '.join(MODELS)}",
               file=sys.stderr)
         return 2
     try:

@@ -1,11 +1,12 @@
-"""Checkpoints in one framework-neutral file: weights and SGD momentum under the names of
-src/problem.py, and the number of steps done (which is also the position in the depth sequence).
+"""Checkpoints in one framework-neutral file: the model's name, its weights and SGD momentum under the
+names of its spec, and the number of steps done (which is also the position in its per-step inputs).
 
 Written atomically, so an interruption never leaves a half-written checkpoint behind."""
 from __future__ import annotations
 
 import os
 import zipfile
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,35 +15,63 @@ from src.errors import ConfigError
 FILE = "checkpoint.npz"
 
 
-def save(run_dir: str, step: int, weights: dict[str, np.ndarray], momentum: dict[str, np.ndarray]) -> str:
+def save(run_dir: str, step: int, weights: dict[str, np.ndarray], momentum: dict[str, np.ndarray],
+         model: str) -> str:
     arrays = {f"weight/{k}": v for k, v in weights.items()}
     arrays.update({f"momentum/{k}": v for k, v in momentum.items()})
     path = os.path.join(run_dir, FILE)
     tmp = path + ".tmp.npz"
-    np.savez(tmp, step=np.int64(step), **arrays)
+    np.savez(tmp, step=np.int64(step), model=np.str_(model), **arrays)
     os.replace(tmp, path)
     return path
 
 
-def load(run_dir: str, expected: dict[str, np.ndarray] | None) -> tuple[int, dict, dict]:
-    """(step, weights, momentum) from `run_dir`, checked against the shapes of `expected`."""
+@dataclass
+class Checkpoint:
+    step: int
+    model: str | None  # None in checkpoints written before it was recorded
+    weights: dict[str, np.ndarray]
+    momentum: dict[str, np.ndarray]
+
+
+def load(run_dir: str) -> Checkpoint:
+    """The checkpoint in `run_dir`; a one-line ConfigError if it is missing or damaged."""
     path = os.path.join(run_dir, FILE)
     if not os.path.exists(path):
         raise ConfigError(f"resume={run_dir}: no {FILE} there: it is not a graphduel run directory, "
                           "or the run stopped before its first checkpoint.")
     try:
         with np.load(path) as f:
-            step = int(f["step"])
-            weights = {k[len("weight/"):]: f[k] for k in f.files if k.startswith("weight/")}
-            momentum = {k[len("momentum/"):]: f[k] for k in f.files if k.startswith("momentum/")}
+            return Checkpoint(
+                step=int(f["step"]),
+                model=str(f["model"]) if "model" in f.files else _saved_model(run_dir),
+                weights={k[len("weight/"):]: f[k] for k in f.files if k.startswith("weight/")},
+                momentum={k[len("momentum/"):]: f[k] for k in f.files if k.startswith("momentum/")})
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
         raise ConfigError(f"resume={run_dir}: {FILE} is damaged ({type(e).__name__}: {e}); "
                           "start a new run instead.") from None
-    shapes = {k: v.shape for k, v in weights.items()}
-    if expected is None:
-        return step, weights, momentum
-    want = {k: v.shape for k, v in expected.items()}
-    if shapes != want:
-        raise ConfigError(f"resume={run_dir}: {FILE} holds weights {shapes}, but this config needs {want}: "
-                          "resume with the run's own model sizes.")
-    return step, weights, momentum
+
+
+def _saved_model(run_dir: str) -> str | None:
+    """The model of a run whose checkpoint predates recording it, from its saved config."""
+    from omegaconf import OmegaConf
+
+    try:
+        return str(OmegaConf.load(os.path.join(run_dir, ".hydra", "config.yaml")).model.name)
+    except Exception:
+        return None
+
+
+def check_fits(ckpt: Checkpoint, run_dir: str, model: str, weights: dict[str, np.ndarray]) -> None:
+    """Refuses a checkpoint of another model, or of other sizes, than the config asks for."""
+    if ckpt.model is not None and ckpt.model != model:
+        raise ConfigError(f"resume={run_dir}: that run trained model={ckpt.model}, and its checkpoint cannot "
+                          f"continue as model={model}: resume it as model={ckpt.model} (drop model={model}), "
+                          "or start a new run.")
+    have = {k: v.shape for k, v in ckpt.weights.items()}
+    want = {k: v.shape for k, v in weights.items()}
+    if have != want:
+        diff = ", ".join(f"{k} {have.get(k, 'absent')} vs {want.get(k, 'absent')}"
+                         for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k))
+        raise ConfigError(f"resume={run_dir}: its checkpoint holds weights of other sizes than this config "
+                          f"({diff}): resume with the run's own model sizes.")

@@ -1,8 +1,10 @@
-"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+"""Typed schemas for every config group, registered in Hydra's ConfigStore, and the checks no type can make.
 
-Hydra merges conf/*.yaml onto these dataclasses, so a misspelled key or a value of the wrong type is
-refused by Hydra itself.  What a type cannot say (a size of 0, momentum of 1.5) is checked by
-`validate`, before any framework is imported.
+A schema is written once, in code, with its defaults and what each key means (the models' own schemas live
+in their folders: src/models/<name>/spec.py); conf/<group>/<option>.yaml selects one and writes no value
+again.  Hydra merges the command line onto these dataclasses, so a misspelled key or a value of the wrong
+type is refused by Hydra itself; what a type cannot say (a size of 0, momentum of 1.5, a runtime that
+cannot honour trainer.devices=2) is refused by `validate`, before any framework is imported.
 """
 from __future__ import annotations
 
@@ -14,63 +16,41 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from src import models, registry
 from src.errors import ConfigError
 
 ACCELERATORS = ("auto", "cpu", "gpu")
+PRECISIONS = (32, 64)
 CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
 
 
-@dataclass
-class OptimizerConfig:
-    lr: float = 1e-6
-    momentum: float = 0.0
-
-
-@dataclass
-class ModelConfig:
-    name: str = MISSING
-    d_in: int = 1000
-    hidden: int = 100
-    d_out: int = 10
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-
-
-@dataclass
-class TwoLayerConfig(ModelConfig):
-    name: str = "two_layer"
-
-
-@dataclass
-class DynamicConfig(ModelConfig):
-    name: str = "dynamic"
-    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(lr=1e-4, momentum=0.9))
-    max_depth: int = 3
-    # None: a depth per step from the seeded sequence; an int: the same depth every step.
-    depth: Optional[int] = None
+def _help(default, text: str, **kw):
+    return field(default=default, metadata={"help": text}, **kw)
 
 
 @dataclass
 class RuntimeConfig:
-    name: str = MISSING  # framework and graph kind: src/runtimes/__init__.py
+    name: str = _help(MISSING, "how the model is trained: framework and graph kind (src/registry.py)")
 
 
 @dataclass
 class TrainerConfig:
-    max_steps: int = 500
-    accelerator: str = "auto"
-    devices: int = 1
-    strategy: str = "auto"
-    # None: every core this process may use.
-    num_threads: Optional[int] = None
-    progress_bar: bool = True
-    # Weights, momentum and step saved every N steps (0: only at the end) and when interrupted.
-    checkpoint_every_n_steps: int = 100
+    max_steps: int = _help(500, "optimizer steps")
+    accelerator: str = _help("auto", "auto, cpu or gpu")
+    devices: int = _help(1, "devices (Lightning's meaning; lightning runtimes only)")
+    strategy: str = _help("auto", "Lightning's strategy, e.g. ddp (lightning runtimes only)")
+    num_threads: Optional[int] = _help(None, "CPU threads for either framework; null: all cores (split "
+                                             "between jobs that run side by side)")
+    precision: int = _help(32, "32 or 64: float32 or float64 end to end (data, weights, momentum, loss)")
+    progress_bar: bool = _help(True, "show the progress bar")
+    checkpoint_every_n_steps: int = _help(100, "steps between checkpoints (also at the end and when "
+                                               "interrupted; 0: only then)")
 
 
 @dataclass
 class DataConfig:
-    name: str = "random"
-    batch_size: int = 64
+    name: str = _help("random", "the data: a seeded random batch (the seeds' data)")
+    batch_size: int = _help(64, "examples per step (the seeds' N)")
 
 
 @dataclass
@@ -79,17 +59,16 @@ class Config:
     runtime: RuntimeConfig = MISSING
     trainer: TrainerConfig = MISSING
     data: DataConfig = MISSING
-    seed: int = 0
-    # A run directory to continue from its last checkpoint, with its saved config (see train.py).
-    resume: Optional[str] = None
+    seed: int = _help(0, "seeds the data, the initial weights and the per-step inputs, in every runtime alike")
+    resume: Optional[str] = _help(None, "a run directory to continue from its last checkpoint")
 
 
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     # Under schema/, not in the groups themselves, so `model=` lists only real choices.
-    cs.store(group="schema/model", name="two_layer", node=TwoLayerConfig)
-    cs.store(group="schema/model", name="dynamic", node=DynamicConfig)
+    for name in registry.MODELS:
+        cs.store(group="schema/model", name=name, node=models.spec(name).Config)
     cs.store(group="schema/runtime", name="runtime", node=RuntimeConfig)
     cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
     cs.store(group="schema/data", name="data", node=DataConfig)
@@ -111,6 +90,10 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
+def refuse(key: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{key}={value} is not allowed: {allowed}.")
+
+
 def validate(cfg: Any) -> None:
     """Refuse values no type can rule out, naming the key, the value and what is allowed."""
     _refuse_unknown_keys(cfg)
@@ -118,14 +101,16 @@ def validate(cfg: Any) -> None:
 
     def need(ok: bool, key: str, value: Any, allowed: str) -> None:
         if not ok:
-            raise ConfigError(f"{key}={value} is not allowed: {allowed}.")
+            refuse(key, value, allowed)
 
-    for key in ("d_in", "hidden", "d_out"):
-        need(m[key] >= 1, f"model.{key}", m[key], "use a size of 1 or more")
+    for key, value in m.items():  # every size a model has (d_in, hidden, ...) is an int of 1 or more
+        if key in ("d_in", "hidden", "d_out"):
+            need(value >= 1, f"model.{key}", value, "use a size of 1 or more")
     need(cfg.data.batch_size >= 1, "data.batch_size", cfg.data.batch_size, "use 1 or more")
     need(t.max_steps >= 1, "trainer.max_steps", t.max_steps, "use 1 or more")
     need(t.devices >= 1, "trainer.devices", t.devices, "use 1 or more")
     need(t.accelerator in ACCELERATORS, "trainer.accelerator", t.accelerator, "use one of " + ", ".join(ACCELERATORS))
+    need(t.precision in PRECISIONS, "trainer.precision", t.precision, "use 32 or 64")
     need(t.checkpoint_every_n_steps >= 0, "trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps,
          "use 0 (only at the end) or more")
     if t.num_threads is not None:
@@ -133,10 +118,24 @@ def validate(cfg: Any) -> None:
     lr, mom = m.optimizer.lr, m.optimizer.momentum
     need(lr > 0, "model.optimizer.lr", lr, "use a learning rate above 0")
     need(0 <= mom < 1, "model.optimizer.momentum", mom, "use a momentum in [0, 1)")
-    if m.name == "dynamic":
-        need(m.max_depth >= 0, "model.max_depth", m.max_depth, "use 0 or more")
-        if m.depth is not None:
-            need(0 <= m.depth <= m.max_depth, "model.depth", m.depth, f"use null or 0..model.max_depth ({m.max_depth})")
+    spec = models.spec(m.name)
+    if hasattr(spec, "check"):
+        spec.check(m, refuse)
+    _check_runtime(cfg)
+
+
+def _check_runtime(cfg: Any) -> None:
+    """Refuse what the chosen runtime cannot honour: several devices, a model with no implementation for it."""
+    name, t = cfg.runtime.name, cfg.trainer
+    rt = registry.runtime(name)
+    if not rt.multi_device:
+        if t.devices != 1:
+            raise ConfigError(f"trainer.devices={t.devices} is not supported by runtime={name}, which trains on "
+                              "one device: use trainer.devices=1, or runtime=lightning.")
+        if t.strategy != "auto":
+            raise ConfigError(f"trainer.strategy={t.strategy} is not supported by runtime={name}: "
+                              "use trainer.strategy=auto, or runtime=lightning.")
+    registry.model_module(cfg.model.name, rt.framework)
 
 
 def _refuse_unknown_keys(node: Any, path: str = "") -> None:

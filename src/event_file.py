@@ -76,6 +76,24 @@ def _value_prefix(tag: str) -> bytes:
 
 
 _FLOAT = struct.Struct("<f")
+_DOUBLE = struct.Struct("<d")
+
+
+@functools.lru_cache(maxsize=None)
+def _double_prefix(tag: str, with_metadata: bool) -> tuple[bytes, bytes]:
+    """Summary.value holding Value{tag, tensor: a float64 scalar (DT_DOUBLE, one double_val)} and, the first
+    time a file holds the tag, the metadata that tells TensorBoard it is a scalar: the bytes before the
+    8 bytes of the double, and after them."""
+    raw = tag.encode()
+    tag_field = b"\x0a" + _varint(len(raw)) + raw
+    tensor = b"\x08\x02" + b"\x12\x00" + b"\x32\x08"  # dtype DT_DOUBLE, shape [], packed double_val: 8 bytes
+    meta = b""
+    if with_metadata:  # SummaryMetadata{plugin_data{plugin_name: "scalars"}, data_class: DATA_CLASS_SCALAR}
+        plugin = b"\x0a\x07scalars"
+        meta_body = b"\x0a" + _varint(len(plugin)) + plugin + b"\x20\x01"
+        meta = b"\x4a" + _varint(len(meta_body)) + meta_body
+    body_len = len(tag_field) + 1 + 1 + len(tensor) + 8 + len(meta)
+    return (b"\x0a" + _varint(body_len) + tag_field + b"\x42" + _varint(len(tensor) + 8) + tensor, meta)
 
 
 # Building these messages with protobuf costs ~20 us a step; encoding them by hand, ~4 us.
@@ -87,6 +105,7 @@ class EventFileWriter:
         name = f"events.out.tfevents.{time.time():.6f}.{socket.gethostname()}.{os.getpid()}"
         self.path = os.path.join(logdir, name)
         self._file = open(self.path, "wb")
+        self._described: set[str] = set()  # float64 tags whose metadata this file already holds
         self.write(Event(wall_time=time.time(), file_version="brain.Event:2"))
         self.flush()
 
@@ -97,9 +116,16 @@ class EventFileWriter:
         """A serialized Event, as read back by iter_records."""
         self._file.write(frame(payload))
 
-    def scalars(self, step: int, values: dict[str, float], wall_time: float | None = None) -> None:
-        """One event holding every value of a step (same bytes as Event(summary=Summary(...)))."""
-        summary = b"".join([_value_prefix(tag) + _FLOAT.pack(v) for tag, v in values.items()])
+    def scalars(self, step: int, values: dict[str, float], wall_time: float | None = None,
+                doubles: dict[str, float] | None = None) -> None:
+        """One event holding every value of a step (same bytes as Event(summary=Summary(...))): `values` as
+        float32 simple values, `doubles` as float64 scalar tensors (a float64 run's loss, to the last digit)."""
+        parts = [_value_prefix(tag) + _FLOAT.pack(v) for tag, v in values.items()]
+        for tag, v in (doubles or {}).items():
+            before, after = _double_prefix(tag, tag not in self._described)
+            self._described.add(tag)
+            parts.append(before + _DOUBLE.pack(v) + after)
+        summary = b"".join(parts)
         payload = (b"\x09" + struct.pack("<d", time.time() if wall_time is None else wall_time)
                    + b"\x10" + _varint(step) + b"\x2a" + _varint(len(summary)) + summary)
         self._file.write(frame(payload))
@@ -135,12 +161,23 @@ def iter_records(logdir: str):
             pos = end
 
 
+def scalar_values(event: Event) -> dict[str, float]:
+    """The scalars of one event by tag: float32 simple values, and float64 or float32 scalar tensors."""
+    out = {}
+    for v in event.summary.value:
+        kind = v.WhichOneof("value")
+        if kind == "simple_value":
+            out[v.tag] = v.simple_value
+        elif kind == "tensor" and not v.tensor.tensor_shape.dim and (v.tensor.double_val or v.tensor.float_val):
+            out[v.tag] = (v.tensor.double_val or v.tensor.float_val)[0]
+    return out
+
+
 def read_scalars(logdir: str) -> dict[str, list[tuple[int, float]]]:
     """Every scalar in the event files directly in `logdir`, by tag, in file order."""
     out: dict[str, list[tuple[int, float]]] = {}
     for payload in iter_records(logdir):
         event = Event.FromString(payload)
-        for v in event.summary.value:
-            if v.WhichOneof("value") == "simple_value":
-                out.setdefault(v.tag, []).append((event.step, v.simple_value))
+        for tag, value in scalar_values(event).items():
+            out.setdefault(tag, []).append((event.step, value))
     return out

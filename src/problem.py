@@ -1,76 +1,87 @@
-"""The framework-neutral start of a run, made once in numpy from `seed`.
+"""The framework-neutral start of a run, made once in numpy from `seed`: the Problem every runtime trains.
 
-Every runtime loads these exact arrays, so two runtimes given the same seed start from the same
-numbers and their loss curves can be compared step by step.
+Every runtime loads these exact arrays, so two runtimes given the same seed start from the same numbers
+and their loss curves can be compared step by step.  At trainer.precision=64 they are float64 end to
+end; at 32, the same numbers rounded to float32.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
 import numpy as np
+from omegaconf import OmegaConf
 
-# Separate streams, so that e.g. a longer run does not change the data or the weights.
-_DATA, _WEIGHTS, _DEPTHS = 0, 1, 2
+from src import models
+
+DTYPES = {32: np.float32, 64: np.float64}
 
 
 @dataclass(frozen=True)
 class Problem:
     model: str
-    x: np.ndarray  # (batch, d_in) float32
-    y: np.ndarray  # (batch, d_out) float32
-    # two_layer: w1 (d_in, hidden), w2 (hidden, d_out), as in the seed.
-    # dynamic: {input,middle,output}.{weight,bias} in torch.nn.Linear's (out, in) layout.
-    weights: dict[str, np.ndarray]
+    cfg: Any  # the model's Config (src/models/<model>/spec.py): its sizes and options
+    data: dict[str, np.ndarray]  # what a step computes on (x, y), by the model's names
+    weights: dict[str, np.ndarray]  # the initial parameters, by the model's names
     lr: float
     momentum: float
-    max_depth: int = 0
-    fixed_depth: int | None = None
     seed: int = 0
-    # Where training starts: 0, or a checkpoint's step with its SGD momentum buffers (same names).
+    precision: int = 32
+    # Where training starts: 0, or a checkpoint's step, with its SGD momentum buffers (by weight name).
     start_step: int = 0
     momentum_state: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def depths(self, start: int, stop: int) -> np.ndarray:
-        """DynamicNet's reuse counts for steps start+1..stop (0-based positions start..stop-1).
+    @property
+    def dtype(self) -> type:
+        return DTYPES[self.precision]
 
-        Drawn position by position from its own stream, so a position's depth never depends on
-        how many steps the run asked for (a resumed or longer run sees the same sequence).
-        """
-        if self.model != "dynamic":
-            return np.zeros(stop - start, dtype=np.int32)
-        if self.fixed_depth is not None:
-            return np.full(stop - start, self.fixed_depth, dtype=np.int32)
-        rng = np.random.default_rng([self.seed, _DEPTHS])
-        # One uint32 per position; mapped to 0..max_depth with a multiply-shift (bias < 1e-9).
-        raw = rng.integers(0, 2**32, size=stop, dtype=np.uint64)
-        return ((raw[start:] * (self.max_depth + 1)) >> 32).astype(np.int32)
+    @property
+    def spec(self):
+        return models.spec(self.model)
+
+    def input_columns(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """The per-step inputs of steps start+1..stop, as columns by name (none for most models)."""
+        fn = getattr(self.spec, "step_inputs", None)
+        cols = fn(self.cfg, self.seed, start, stop) if fn else {}
+        return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
+
+    def inputs(self, start: int, stop: int) -> "StepInputs":
+        return StepInputs(self.input_columns(start, stop), stop - start)
+
+    def step_scalars(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """What TensorBoard shows per step about the inputs of steps start+1..stop, by tag."""
+        fn = getattr(self.spec, "step_scalars", None)
+        return fn(self.cfg, self.data, self.input_columns(start, stop)) if fn else {}
 
 
-def _uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
-    bound = 1.0 / np.sqrt(fan_in)  # torch.nn.Linear's default init
-    return rng.uniform(-bound, bound, size=shape).astype(np.float32)
+class StepInputs(Sequence):
+    """Step i's input as a dict of Python ints, made on access (a run of a million steps holds only columns)."""
+
+    def __init__(self, columns: dict[str, np.ndarray], n: int):
+        self.columns, self.n = {k: v.tolist() for k, v in columns.items()}, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, int]:
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        return {k: v[i] for k, v in self.columns.items()}
+
+    def __iter__(self) -> Iterator[dict[str, int]]:
+        return (self[i] for i in range(self.n))
 
 
 def make_problem(cfg) -> Problem:
-    m = cfg.model
-    n, d_in, h, d_out = cfg.data.batch_size, m.d_in, m.hidden, m.d_out
-    data = np.random.default_rng([cfg.seed, _DATA])
-    x = data.standard_normal((n, d_in), dtype=np.float32)
-    y = data.standard_normal((n, d_out), dtype=np.float32)
-    rng = np.random.default_rng([cfg.seed, _WEIGHTS])
-    if m.name == "two_layer":
-        weights = {
-            "w1": rng.standard_normal((d_in, h), dtype=np.float32),
-            "w2": rng.standard_normal((h, d_out), dtype=np.float32),
-        }
-        extra = {}
-    elif m.name == "dynamic":
-        weights = {}
-        for layer, (fan_in, fan_out) in {"input": (d_in, h), "middle": (h, h), "output": (h, d_out)}.items():
-            weights[f"{layer}.weight"] = _uniform(rng, (fan_out, fan_in), fan_in)
-            weights[f"{layer}.bias"] = _uniform(rng, (fan_out,), fan_in)
-        extra = {"max_depth": m.max_depth, "fixed_depth": m.depth}
-    else:  # the ConfigStore only offers the two, so this is a programming error
-        raise ValueError(f"unknown model {m.name!r}")
-    return Problem(model=m.name, x=x, y=y, weights=weights, lr=m.optimizer.lr,
-                   momentum=m.optimizer.momentum, seed=cfg.seed, **extra)
+    spec = models.spec(cfg.model.name)
+    model_cfg = OmegaConf.to_object(cfg.model) if OmegaConf.is_config(cfg.model) else cfg.model
+    data, weights = spec.start(model_cfg, cfg.data.batch_size, cfg.seed)
+    dtype = DTYPES[cfg.trainer.precision]
+
+    def cast(arrays: dict) -> dict:  # floats to the run's precision; integers (say, lengths) stay as they are
+        return {k: np.ascontiguousarray(v, dtype=dtype if np.issubdtype(np.asarray(v).dtype, np.floating) else None)
+                for k, v in arrays.items()}
+
+    return Problem(model=cfg.model.name, cfg=model_cfg, data=cast(data), weights=cast(weights),
+                   lr=model_cfg.optimizer.lr, momentum=model_cfg.optimizer.momentum, seed=cfg.seed,
+                   precision=cfg.trainer.precision)

@@ -1,6 +1,6 @@
 """The one place that writes what a run produced, for every runtime alike.
 
-A runtime reports each step (loss, compute time, depth); the recorder times the whole step as the
+A runtime reports each step (loss, compute time); the recorder times the whole step as the
 loop sees it, writes TensorBoard events, drives the progress bar, saves checkpoints, and at the end
 writes result.json.  It knows nothing about frameworks.  In a multi-process (DDP) run only rank
 zero's recorder writes anything.
@@ -15,32 +15,35 @@ import sys
 import time
 from typing import Any
 
+from omegaconf import OmegaConf
 from tensorboard.compat.proto.event_pb2 import Event
 
 from src import checkpoint, hparams
 from src.errors import GraphduelError
-from src.event_file import EventFileWriter, iter_records
+from src.event_file import EventFileWriter, iter_records, scalar_values
 from src.interrupt import GracefulStop, Interrupted
 
 FLUSH_EVERY = 100  # steps between flushes to the OS: an interrupted run keeps all its steps
-STEP_TAGS = ("train/loss", "time/step_ms", "time/compute_ms", "model/depth")
 
 
 class Diverged(GraphduelError):
     exit_code = 1
 
-    def __init__(self, step: int, loss: float, lr: float):
+    def __init__(self, step: int, loss: float, lr: float, default_lr: float):
         self.step = step
+        # The model's own default is known to train; below it, a decade down is a guess worth trying.
+        suggest = default_lr if lr > default_lr else lr / 10
         super().__init__(
             f"the loss became {loss} at step {step}: training diverged. "
-            f"Try a lower learning rate, e.g. model.optimizer.lr={lr / 10:g}."
+            f"Try a lower learning rate, e.g. model.optimizer.lr={suggest:g}."
         )
 
 
 class Recorder:
     def __init__(self, run_dir: str, cfg: Any, framework: str | None, graph: str | None, threads: int,
-                 stop: GracefulStop | None = None, enabled: bool = True):
+                 stop: GracefulStop | None = None, enabled: bool = True, problem=None):
         self.run_dir = os.path.abspath(run_dir)
+        self.problem = problem
         self.threads = threads
         self.cfg = cfg
         self.enabled = enabled
@@ -51,6 +54,7 @@ class Recorder:
             "framework": framework,
             "graph": graph,
             "accelerator": None,
+            "precision": cfg.trainer.precision,
             "seed": cfg.seed,
         }
         self.losses: list[float] = []
@@ -65,9 +69,8 @@ class Recorder:
         self._t_last: float | None = None
         self._bar = None
         self._events: EventFileWriter | None = None
-        if enabled:
-            os.makedirs(self.run_dir, exist_ok=True)
-            self._write(self.result("running"))
+        self.started = False
+        self._scalars: dict = {}
 
     @property
     def stop_signal(self) -> int | None:
@@ -79,7 +82,21 @@ class Recorder:
         self.import_s = now - self._t_start
         self._t_start = now
 
-    def resume_from(self, step: int) -> None:
+    def start(self, accelerator: str | None) -> None:
+        """The run is accepted: from here on it owns its directory.  Writes the config it runs with
+        (.hydra/, under Hydra), result.json 'running', and for a resumed run keeps its logged steps up to
+        the checkpoint.  Nothing is written before this, so a refused run leaves its directory as it was."""
+        self.info["accelerator"] = accelerator
+        self.started = True
+        if not self.enabled:
+            return
+        os.makedirs(self.run_dir, exist_ok=True)
+        _save_hydra_config(self.run_dir, self.cfg)
+        if self.problem is not None and self.problem.start_step:
+            self._resume_from(self.problem.start_step)
+        self._write(self.result("running"))
+
+    def _resume_from(self, step: int) -> None:
         """Continue this directory's run after its checkpoint at `step`: its logged steps 1..step are
         kept (re-read, so result.json covers the whole run), later ones dropped, since they will be
         trained and logged again; the TensorBoard run then holds each step once."""
@@ -89,15 +106,14 @@ class Recorder:
         kept = []
         for payload in iter_records(self.run_dir):
             event = Event.FromString(payload)
-            # (Graphs are not kept: the resumed session writes its own.)
-            if 0 < event.step <= step and event.summary.value and all(v.tag in STEP_TAGS
-                                                                      for v in event.summary.value):
+            values = scalar_values(event)
+            # A step's event holds train/loss and all its other per-step tags; graphs are not kept (the
+            # resumed session writes its own), nor the hparams of the earlier session.
+            if 0 < event.step <= step and "train/loss" in values:
                 kept.append(payload)
-                values = {v.tag: v.simple_value for v in event.summary.value}
-                if "train/loss" in values:
-                    self.losses.append(values["train/loss"])
-                    self.step_ms.append(values["time/step_ms"])
-                    self.compute_ms.append(values["time/compute_ms"])
+                self.losses.append(values["train/loss"])
+                self.step_ms.append(values["time/step_ms"])
+                self.compute_ms.append(values["time/compute_ms"])
         writer = self._writer()
         for payload in kept:
             writer.write_payload(payload)
@@ -107,9 +123,6 @@ class Recorder:
         self.step_no = self.checkpoint_step = step
 
     # -- called by runtimes --------------------------------------------------------------
-    def set_accelerator(self, accelerator: str) -> None:
-        self.info["accelerator"] = accelerator
-
     def write_graph(self, graph_def_bytes: bytes) -> None:
         """A serialized GraphDef for TensorBoard's Graphs tab."""
         if self.enabled:
@@ -120,6 +133,10 @@ class Recorder:
         self.step_no = first_step
         if not self.enabled:
             return
+        if self.problem is not None:  # the model's per-step tags (DynamicNet: model/depth), by position
+            self._scalars = {tag: col.tolist() for tag, col in
+                             self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
+        self._first = first_step
         for summary in hparams.start_summaries(self.hparams()):
             self._writer().write(Event(wall_time=time.time(), summary=summary))
         if self.cfg.trainer.progress_bar:
@@ -130,7 +147,7 @@ class Recorder:
                              mininterval=0.25, file=sys.stderr, dynamic_ncols=True)
         self._t_last = time.perf_counter()
 
-    def step(self, loss: float, compute_ms: float, depth: int | None = None) -> None:
+    def step(self, loss: float, compute_ms: float) -> None:
         """Records one finished step; raises Diverged on a non-finite loss, and Interrupted after a
         step during which SIGINT or SIGTERM arrived."""
         now = time.perf_counter()
@@ -141,12 +158,15 @@ class Recorder:
         self.losses.append(loss)
         self.step_ms.append(step_ms)
         self.compute_ms.append(compute_ms)
-        values = {"train/loss": loss, "time/step_ms": step_ms, "time/compute_ms": compute_ms}
-        if depth is not None:
-            values["model/depth"] = depth
-        self._events.scalars(self.step_no, values)
+        values = {"time/step_ms": step_ms, "time/compute_ms": compute_ms}
+        for tag, col in self._scalars.items():
+            values[tag] = col[self.step_no - 1 - self._first]
+        self._events.scalars(self.step_no, values, doubles={"train/loss": loss})
         if not math.isfinite(loss):
-            raise Diverged(self.step_no, loss, self.cfg.model.optimizer.lr)
+            from src import models
+
+            raise Diverged(self.step_no, loss, self.cfg.model.optimizer.lr,
+                           models.spec(self.cfg.model.name).Config().optimizer.lr)
         if self.step_no % FLUSH_EVERY == 0:
             self._events.flush()
         if self._bar is not None:
@@ -162,7 +182,7 @@ class Recorder:
         """Saves the state after the last recorded step (once per step), and flushes the events."""
         if not self.enabled or self.checkpoint_step == self.step_no:
             return
-        checkpoint.save(self.run_dir, self.step_no, weights, momentum)
+        checkpoint.save(self.run_dir, self.step_no, weights, momentum, model=self.info["model"])
         self.checkpoint_step = self.step_no
         if self._events is not None:
             self._events.flush()
@@ -184,14 +204,16 @@ class Recorder:
         return result
 
     def hparams(self) -> dict:
-        m, t = self.cfg.model, self.cfg.trainer
+        """The run's settings for the HParams tab: what ran, the model's options (whatever the model), the
+        trainer's."""
+        t = self.cfg.trainer
+        model = {k: v for k, v in _flat(OmegaConf.to_container(self.cfg.model)).items() if k != "name"}
         return {
             **{k: "" if self.info[k] is None else self.info[k]
                for k in ("model", "runtime", "framework", "graph", "accelerator", "seed")},
-            "lr": m.optimizer.lr, "momentum": m.optimizer.momentum, "d_in": m.d_in, "hidden": m.hidden,
-            "d_out": m.d_out, "batch_size": self.cfg.data.batch_size, "max_steps": t.max_steps,
+            **{k.split(".")[-1]: "null" if v is None else v for k, v in model.items()},
+            "batch_size": self.cfg.data.batch_size, "max_steps": t.max_steps, "precision": t.precision,
             "threads": self.threads,
-            "depth": "-" if m.name != "dynamic" else ("seeded per step" if m.depth is None else str(m.depth)),
         }
 
     def result(self, status: str, error: str | None = None) -> dict:
@@ -226,6 +248,35 @@ class Recorder:
         if self._events is None:
             self._events = EventFileWriter(self.run_dir)
         return self._events
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _save_hydra_config(run_dir: str, cfg: Any) -> None:
+    """What Hydra would have saved in .hydra/: the job's config, Hydra's, and the overrides.  graphduel turns
+    Hydra's own saving off (hydra.output_subdir=null in conf/config.yaml) and saves them here, once the run is
+    accepted, so that a refused command never writes into a run directory."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():  # run() called directly (tests, the benchmark): no Hydra job
+        return
+    hydra_cfg = HydraConfig.instance().cfg
+    out = os.path.join(run_dir, ".hydra")
+    os.makedirs(out, exist_ok=True)
+    for name, node in (("config.yaml", cfg), ("hydra.yaml", hydra_cfg),
+                       ("overrides.yaml", hydra_cfg.hydra.overrides.task)):
+        tmp = os.path.join(out, name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(OmegaConf.to_yaml(node))
+        os.replace(tmp, os.path.join(out, name))
 
 
 def summary_text(result: dict) -> str:

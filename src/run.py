@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from src import checkpoint, runtimes
+from src import checkpoint, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -43,25 +43,23 @@ def is_rank_zero() -> bool:
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
 
 
-def run(cfg, run_dir: str) -> dict:
+def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
     """Trains as `cfg` says, writing everything into `run_dir`; returns result.json's content.
 
-    Raises GraphduelError for what the user can fix (Diverged, Interrupted, ConfigError), after
-    result.json has recorded it."""
+    Raises GraphduelError for what the user can fix (ConfigError, Diverged, Interrupted).  A run refused
+    before it starts (a ConfigError, say trainer.accelerator=gpu without a GPU) writes nothing at all,
+    unless `list_refused` (a sweep's job), where its result.json says why, for the sweep summary."""
     recorder, status, error = None, "failed", None
     with GracefulStop() as stop:
         try:
             validate(cfg)
-            runtimes.check(cfg)
-            spec = runtimes.spec(cfg.runtime.name)
+            rt = registry.runtime(cfg.runtime.name)
             problem = make_problem(cfg)
             if cfg.resume:
-                problem = _resumed(problem, cfg)
+                problem = resumed(problem, cfg)
             threads = resolve_threads(cfg)
-            recorder = Recorder(run_dir, cfg, framework=spec.framework, graph=spec.graph, threads=threads,
-                                stop=stop, enabled=is_rank_zero())
-            if problem.start_step:
-                recorder.resume_from(problem.start_step)
+            recorder = Recorder(run_dir, cfg, framework=rt.framework, graph=rt.graph, threads=threads,
+                                stop=stop, enabled=is_rank_zero(), problem=problem)
             runtime = runtimes.load(cfg.runtime.name)
             recorder.runtime_imported()
             runtime.fit(problem, cfg, recorder, threads)
@@ -76,21 +74,31 @@ def run(cfg, run_dir: str) -> dict:
             error = str(e) or type(e).__name__
             raise
         finally:
-            if recorder is None and not cfg.resume:  # refused before it started: say why on disk
-                known = runtimes.RUNTIMES.get(cfg.runtime.name)
-                recorder = Recorder(run_dir, cfg, framework=known and known.framework,
-                                    graph=known and known.graph, threads=cfg.trainer.num_threads or 0,
-                                    enabled=is_rank_zero())
+            if recorder is None or not recorder.started:  # refused (or failed) before the run began
+                if list_refused and not cfg.resume:
+                    known = registry.RUNTIMES.get(cfg.runtime.name)
+                    recorder = Recorder(run_dir, cfg, framework=known and known.framework,
+                                        graph=known and known.graph, threads=cfg.trainer.num_threads or 0,
+                                        enabled=is_rank_zero())
+                    recorder.start(None)
+                else:
+                    recorder = None
             result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
             if result["steps"] and recorder.enabled:
                 print(summary_text(result), flush=True)
     return result
 
 
-def _resumed(problem, cfg):
+def resumed(problem, cfg):
     """The problem, starting from the checkpoint in cfg.resume (refused, with why, if it can't)."""
-    step, weights, momentum = checkpoint.load(cfg.resume, problem.weights)
-    if step >= cfg.trainer.max_steps:
-        raise ConfigError(f"resume={cfg.resume}: that run already did {step} steps; "
-                          f"continue it with trainer.max_steps=N for some N above {step}.")
-    return dataclasses.replace(problem, weights=weights, momentum_state=momentum, start_step=step)
+    ckpt = checkpoint.load(cfg.resume)
+    checkpoint.check_fits(ckpt, cfg.resume, problem.model, problem.weights)
+    if ckpt.step >= cfg.trainer.max_steps:
+        raise ConfigError(f"resume={cfg.resume}: that run already did {ckpt.step} steps; "
+                          f"continue it with trainer.max_steps=N for some N above {ckpt.step}.")
+
+    def cast(arrays):  # a checkpoint of the other precision continues at this run's
+        return {k: v.astype(problem.dtype) for k, v in arrays.items()}
+
+    return dataclasses.replace(problem, weights=cast(ckpt.weights), momentum_state=cast(ckpt.momentum),
+                               start_step=ckpt.step)

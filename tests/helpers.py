@@ -16,12 +16,15 @@ def train(run_dir, *overrides: str) -> dict:
 
 
 def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar series in the run's event files, as TensorBoard itself reads them."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    """Every scalar series in the run's event files, as TensorBoard itself reads them (its scalars plugin's
+    accumulator: float32 simple values and float64 scalar tensors alike, at full precision)."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
 
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
     acc.Reload()
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    return {tag: [(e.step, tensor_util.make_ndarray(e.tensor_proto).item()) for e in acc.Tensors(tag)]
+            for tag in acc.Tags()["tensors"] if acc.SummaryMetadata(tag).plugin_data.plugin_name == "scalars"}
 
 
 def step_tags(run_dir) -> set[str]:

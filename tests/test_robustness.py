@@ -204,7 +204,7 @@ def test_resume_at_a_depth_0_step_keeps_the_middle_layers_momentum(tmp_path, run
     from helpers import compose_cfg
     from src.problem import make_problem
 
-    depths = make_problem(compose_cfg("model=dynamic")).depths(0, 100).tolist()
+    depths = make_problem(compose_cfg("model=dynamic")).input_columns(0, 100)["depth"].tolist()
     k = next(i for i in range(1, 100) if depths[i] == 0 and depths[i - 1] != 0)  # step k+1 skips the middle
     first = tmp_path / "first"
     train(first, "model=dynamic", f"runtime={runtime}", f"trainer.max_steps={k}")

@@ -10,28 +10,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import time
-import warnings
 
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+import torch
 
-import pytorch_lightning as pl  # noqa: E402
-import torch  # noqa: E402
+from src.config import compose_config, cpu_threads
+from src.frameworks.torch import import_lightning
+from src.models.two_layer.torch import Net
+from src.problem import make_problem
 
-from src.config import compose_config, cpu_threads  # noqa: E402
-from src.models.torch_nets import build_net  # noqa: E402
-from src.problem import make_problem  # noqa: E402
+pl = import_lightning()
 
 
 class _Probe(pl.LightningModule):
     def __init__(self, problem, mode: str):
         super().__init__()
         self.automatic_optimization = False
-        self.mode, self.net, self.ends = mode, build_net(problem), []
-        self.register_buffer("x", torch.from_numpy(problem.x))
-        self.register_buffer("y", torch.from_numpy(problem.y))
-        self.loss_fn = torch.nn.MSELoss(reduction="sum")
+        self.mode, self.net, self.ends = mode, Net(problem), []
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.net.parameters(), lr=1e-6)
@@ -40,7 +35,7 @@ class _Probe(pl.LightningModule):
         self.ends.append(time.perf_counter())
         if self.mode == "empty":
             return None
-        loss = self.loss_fn(self.net(self.x), self.y)
+        loss = self.net.loss({})
         if self.mode == "manual":
             opt = self.optimizers()
             opt.zero_grad(set_to_none=False)
@@ -56,7 +51,7 @@ class _Probe(pl.LightningModule):
 
 def measure(steps: int, warmup: int) -> dict[str, float]:
     problem = make_problem(compose_config())
-    x, y = torch.from_numpy(problem.x), torch.from_numpy(problem.y)
+    x, y = torch.from_numpy(problem.data["x"]), torch.from_numpy(problem.data["y"])
     out = {}
 
     def tight(name, step):
@@ -80,11 +75,11 @@ def measure(steps: int, warmup: int) -> dict[str, float]:
             w1.grad.zero_()
             w2.grad.zero_()
 
-    net, loss_fn = build_net(problem), torch.nn.MSELoss(reduction="sum")
+    net = Net(problem)
     opt = torch.optim.SGD(net.parameters(), lr=problem.lr)
 
     def module_step():
-        loss = loss_fn(net(x), y)
+        loss = net.loss({})
         opt.zero_grad(set_to_none=False)
         loss.backward()
         opt.step()
@@ -110,8 +105,6 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args()
-    for name in ("pytorch_lightning", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     torch.set_num_threads(cpu_threads())
     result = measure(args.steps, args.warmup)
     if args.json:

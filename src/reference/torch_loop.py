@@ -1,36 +1,36 @@
-"""The plain PyTorch loops of the seeds, no framework around them: the benchmark's reference."""
+"""The plain PyTorch loop of the seeds, no framework around it: the benchmark's torch baseline.
+
+The seeds' autograd loop (autograd/two_layer_net_autograd.py), for any model: the forward pass builds
+the graph, loss.item() reads it out (the seeds print it), loss.backward(), then a hand-written SGD update
+(with torch's momentum rule when the model uses momentum) under no_grad, and the gradients zeroed."""
 from __future__ import annotations
+
+import importlib
 
 import torch
 
-from src.models.torch_nets import DynamicNet
+from src.frameworks import torch as torchw
+from src.registry import model_module
 
 
 def run(problem, steps: int, threads: int, on_step) -> None:
-    """Runs `steps` steps the seeds' way, calling on_step(loss) after each (the seeds print it)."""
-    torch.set_num_threads(threads)
-    x, y = torch.from_numpy(problem.x), torch.from_numpy(problem.y)
-    depths = problem.depths(0, steps).tolist()
-    if problem.model == "two_layer":  # autograd/two_layer_net_autograd.py
-        w1 = torch.from_numpy(problem.weights["w1"].copy()).requires_grad_()
-        w2 = torch.from_numpy(problem.weights["w2"].copy()).requires_grad_()
-        lr = problem.lr
-        for _ in range(steps):
-            loss = (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()
-            on_step(loss.item())
-            loss.backward()
-            with torch.no_grad():
-                w1 -= lr * w1.grad
-                w2 -= lr * w2.grad
-                w1.grad.zero_()
-                w2.grad.zero_()
-    else:  # nn/dynamic_net.py
-        model = DynamicNet(problem.weights)
-        criterion = torch.nn.MSELoss(reduction="sum")
-        optimizer = torch.optim.SGD(model.parameters(), lr=problem.lr, momentum=problem.momentum)
-        for depth in depths:
-            loss = criterion(model(x, depth), y)
-            on_step(loss.item())
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    """Runs `steps` steps, calling on_step(loss) after each."""
+    torchw.set_threads(threads)
+    net = importlib.import_module(model_module(problem.model, "torch")).Net(problem)
+    params = list(net.parameters())
+    for p in params:
+        p.grad = torch.zeros_like(p)  # zeros, not None: an unused layer's momentum still moves it
+    bufs = [torch.zeros_like(p) for p in params] if problem.momentum else None
+    lr, mom = problem.lr, problem.momentum
+    for inputs in problem.inputs(0, steps):
+        loss = net.loss(inputs)
+        on_step(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            for i, p in enumerate(params):
+                if bufs is None:
+                    p -= lr * p.grad
+                else:
+                    bufs[i].mul_(mom).add_(p.grad)
+                    p -= lr * bufs[i]
+                p.grad.zero_()

@@ -1,73 +1,74 @@
-"""TensorFlow's static graph: built and finalized once, then run by a Session once per step."""
+"""TensorFlow's static graph, the TF 1.x way: built and finalized once, then run by a Session every step.
+
+The model's loss is built from variables and matmuls in graph mode; the data lives in the graph too
+(variables initialised once from the Problem's arrays, so the GraphDef stays small), and a step feeds
+only the model's per-step inputs (DynamicNet's depth), through a callable whose feed/fetch plan is
+built once."""
 from __future__ import annotations
 
-from src.tf_import import tf
+import importlib
 
-from src.errors import ConfigError
-from src.runtimes.loop import train_loop
-from src.models import tf_graphs
-
-v1 = tf.compat.v1
-
-
-def tf_accelerator(requested: str) -> str:
-    gpus = tf.config.list_physical_devices("GPU")
-    if requested == "gpu" and not gpus:
-        raise ConfigError("trainer.accelerator=gpu, but TensorFlow sees no GPU here "
-                          "(tf.config.list_physical_devices('GPU') is empty): use trainer.accelerator=cpu "
-                          "or auto, or install a CUDA build of TensorFlow (pip install 'tensorflow[and-cuda]').")
-    for gpu in gpus:
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)  # don't seize the whole card
-        except RuntimeError:  # already initialised in this process
-            pass
-    return "gpu" if gpus and requested in ("gpu", "auto") else "cpu"
+from src.frameworks import tf as tfw
+from src.frameworks.tf import tf, v1
+from src.registry import model_module
+from src.runtimes.base import train_loop
 
 
 class SessionTrainer:
-    """Owns the graph and its Session; `step(depth)` runs one training step and returns the loss."""
+    """Owns the graph and its Session; `step(inputs)` runs one training step and returns the loss."""
 
     def __init__(self, problem, accelerator: str, threads: int):
+        model = importlib.import_module(model_module(problem.model, "tensorflow"))
         self.graph = tf.Graph()
-        with self.graph.as_default(), tf.device("/GPU:0" if accelerator == "gpu" else "/CPU:0"):
-            self.model = tf_graphs.build(problem)
+        init_feed = {}
+
+        def variable(name, value, trainable=True):  # initialised by feeding the array once
+            ph = v1.placeholder(tf.as_dtype(value.dtype), shape=value.shape, name=f"{name}/init")
+            init_feed[ph] = value
+            return v1.Variable(ph, name=name, trainable=trainable, use_resource=True)
+
+        with self.graph.as_default(), tf.device(tfw.device(accelerator)):
+            with tf.name_scope("data"):
+                data = {k: variable(k, v, trainable=False) for k, v in problem.data.items()}
+            with tf.name_scope("parameters"):
+                self.params = {k: variable(k, v) for k, v in problem.weights.items()}
+            self.inputs = {k: v1.placeholder(tf.int32, shape=(), name=k) for k in problem.input_columns(0, 0)}
+            with tf.name_scope("forward"):
+                self.loss = tf.identity(model.loss(self.params, data, self.inputs, problem), name="loss")
+            params = list(self.params.values())
+            with tf.name_scope("gradients"):
+                grads = tf.gradients(self.loss, params)
+            opt = tfw.sgd(problem)
+            self.train_op = opt.apply_gradients(zip(grads, params), name="update")
+            self.momentum = {k: opt.get_slot(v, "momentum") for k, v in self.params.items()} if problem.momentum else {}
+            # Built before the graph is finalized, so that a checkpoint's momentum can be loaded.
+            loads = {k: v1.placeholder(slot.dtype.base_dtype, slot.shape, name=f"{k}/momentum_load")
+                     for k, slot in self.momentum.items() if k in problem.momentum_state}
+            load_ops = [self.momentum[k].assign(ph) for k, ph in loads.items()]
             init = v1.global_variables_initializer()
         self.graph.finalize()  # from here on, adding an op raises: the graph is never rebuilt
-        config = v1.ConfigProto(
-            # The same thread count as the torch runtime; ops one at a time, like torch eager.
-            intra_op_parallelism_threads=threads,
-            inter_op_parallelism_threads=1,
-            allow_soft_placement=True,
-            device_count={"GPU": 1 if accelerator == "gpu" else 0},
-        )
-        config.gpu_options.allow_growth = True
-        self.session = v1.Session(graph=self.graph, config=config)
-        self.session.run(init, feed_dict=self.model.init_feed)  # the weights: initial or a checkpoint's
-        m = self.model
-        loads = [(m.momentum_loaders[k], v) for k, v in problem.momentum_state.items() if k in m.momentum_loaders]
+        self.session = v1.Session(graph=self.graph, config=tfw.session_config(threads, accelerator))
+        self.session.run(init, feed_dict=init_feed)  # the weights: initial, or a checkpoint's
         if loads:
-            self.session.run([op for (_, op), _ in loads], feed_dict={feed: v for (feed, _), v in loads})
-        # make_callable: the fetch/feed plan is built once instead of on every Session.run.
-        if m.depth is None:
-            run = self.session.make_callable([m.loss, m.train_op])
-            self._run = lambda depth: run()
-        else:
-            self._run = self.session.make_callable([m.loss, m.train_op], feed_list=[m.depth])
+            self.session.run(load_ops, feed_dict={ph: problem.momentum_state[k] for k, ph in loads.items()})
+        names = list(self.inputs)
+        run = self.session.make_callable([self.loss, self.train_op], feed_list=[self.inputs[k] for k in names])
+        self._run = lambda inputs: run(*(inputs[k] for k in names))
 
-    def step(self, depth: int) -> float:
-        return float(self._run(depth)[0])
+    def step(self, inputs: dict) -> float:
+        return float(self._run(inputs)[0])
 
     def state(self) -> tuple[dict, dict]:
-        """(weights, momentum) as numpy arrays, by the names of src/problem.py."""
-        return self.session.run(dict(self.model.params)), self.session.run(dict(self.model.momentum))
+        """(weights, momentum) as numpy arrays, by the problem's names."""
+        return self.session.run(self.params), self.session.run(self.momentum)
 
     def close(self) -> None:
         self.session.close()
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    accelerator = tf_accelerator(cfg.trainer.accelerator)
-    recorder.set_accelerator(accelerator)
+    accelerator = tfw.accelerator(cfg.trainer.accelerator)
+    recorder.start(accelerator)
     trainer = SessionTrainer(problem, accelerator, threads)
     try:
         recorder.write_graph(trainer.graph.as_graph_def().SerializeToString())

@@ -1,0 +1,64 @@
+"""graphduel's sweeper: Hydra's basic sweeper, which first checks every job of the sweep.
+
+Hydra finds it through the `hydra_plugins` namespace package; conf/config.yaml selects it
+(`override hydra/sweeper: graphduel`).  Before any job runs, and before the sweep directory is made, it
+expands the sweep exactly as the basic sweeper will (comma lists, range(), choice(), glob(), +key=,
+an experiment's hydra.sweeper.params), composes each job's config with Hydra's own config loader, and
+runs graphduel's checks on it: a bad value in job 7 stops the sweep before job 1 with one line and exit
+code 2, and no framework imported.
+"""
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from src.hydra_private import basic_sweeper
+
+
+@dataclass
+class GraphduelSweeperConf:
+    _target_: str = "hydra_plugins.graphduel_sweeper.GraphduelSweeper"
+    max_batch_size: Optional[int] = None
+    params: Optional[Dict[str, str]] = None
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="graphduel", node=GraphduelSweeperConf,
+                             provider="graphduel")
+
+
+class GraphduelSweeper(basic_sweeper()):
+    def sweep(self, arguments: List[str]) -> Any:
+        from src.cli import check_job, explain
+        from src.errors import ConfigError
+
+        try:
+            for job in self.jobs(arguments):
+                try:
+                    cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
+                except Exception as e:  # Hydra's composition errors: one line, as for a single run
+                    raise ConfigError(explain(e, list(job))) from None
+                check_job(cfg, multirun=True)
+        except ConfigError as e:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(e.exit_code)
+        return super().sweep(arguments)
+
+    def jobs(self, arguments: List[str]) -> List[List[str]]:
+        """Every job's overrides, in the order the basic sweeper will launch them."""
+        from src.cli import explain
+        from src.errors import ConfigError
+
+        overrides = [*self._parse_config(), *arguments]
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        try:
+            parsed = parser.parse_overrides(overrides)
+            batches = self.split_arguments(parsed, self.max_batch_size)
+        except Exception as e:
+            raise ConfigError(explain(e, overrides)) from None
+        return [job for batch in batches for job in batch]

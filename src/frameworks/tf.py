@@ -1,0 +1,116 @@
+"""TensorFlow helpers shared by every TensorFlow runtime and model file: a quiet import, the device,
+threads, and the TF 2 training step that tf_eager, tf_function (and tf_xla) run in their own ways.
+
+Importing this module imports TensorFlow without its C++ start-up chatter (oneDNN notes, 'could not
+find cuda drivers' on a machine without a GPU): this build writes it before its log settings apply, so
+the process's stderr is pointed at /dev/null for the import alone; Python errors are still raised.
+Set TF_CPP_MIN_LOG_LEVEL yourself to see everything."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    import tensorflow as tf
+else:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    _saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as _devnull:
+            os.dup2(_devnull.fileno(), 2)
+            import tensorflow as tf  # noqa: F401
+            tf.config.list_physical_devices("GPU")  # the CUDA probe, which logs too
+    finally:
+        os.dup2(_saved, 2)
+        os.close(_saved)
+
+from src.errors import ConfigError  # noqa: E402
+
+v1 = tf.compat.v1
+
+
+def accelerator(requested: str) -> str:
+    """'cpu' or 'gpu' for trainer.accelerator; a one-line error if a GPU is asked for and TensorFlow sees none."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if requested == "gpu" and not gpus:
+        raise ConfigError("trainer.accelerator=gpu, but TensorFlow sees no GPU here "
+                          "(tf.config.list_physical_devices('GPU') is empty): use trainer.accelerator=cpu "
+                          "or auto, or install a CUDA build of TensorFlow (pip install 'tensorflow[and-cuda]').")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)  # don't seize the whole card
+        except RuntimeError:  # already initialised in this process
+            pass
+    return "gpu" if gpus and requested in ("gpu", "auto") else "cpu"
+
+
+def device(accelerator: str) -> str:
+    return "/GPU:0" if accelerator == "gpu" else "/CPU:0"
+
+
+def set_threads(threads: int) -> None:
+    """Like the torch runtimes: `threads` for one op, ops one at a time (TF 2's eager context)."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # the eager context already started in this process: it keeps its own
+        pass
+
+
+def sgd(problem):
+    """A TF 1 optimizer applying torch's SGD rule: buf = momentum * buf + grad; w -= lr * buf (buf starts at
+    grad).  The rates are tensors of the run's precision: given as Python floats, TF 1's optimizers make them
+    float32 first, and at float64 0.9 would become 0.899999976 (a 4e-9 drift per step)."""
+    lr = tf.constant(problem.lr, dtype=problem.dtype, name="lr")
+    if problem.momentum:
+        return v1.train.MomentumOptimizer(lr, tf.constant(problem.momentum, dtype=problem.dtype, name="momentum"))
+    return v1.train.GradientDescentOptimizer(lr)
+
+
+def session_config(threads: int, accelerator: str):
+    """The same threads for a TF 1 Session; soft placement; no GPU unless one is used."""
+    config = v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1,
+                            allow_soft_placement=True, device_count={"GPU": 1 if accelerator == "gpu" else 0})
+    config.gpu_options.allow_growth = True
+    return config
+
+
+class TF2Step(tf.Module):
+    """The TF 2 training step, written once: the model's loss under a GradientTape, then torch's SGD rule
+    (buf = momentum * buf + grad; w -= lr * buf).  Run as it is, every call is eager (a new graph each step,
+    like PyTorch); a runtime may wrap `step` in tf.function to trace it into a static graph."""
+
+    def __init__(self, problem, model):
+        super().__init__()
+        self.problem, self.model = problem, model
+        self.data = {k: tf.constant(v) for k, v in problem.data.items()}
+        self.params = {k: tf.Variable(v, name=k) for k, v in problem.weights.items()}
+        self.buffers = {k: tf.Variable(problem.momentum_state.get(k, np.zeros_like(v)), trainable=False,
+                                       name=f"{k}/momentum")
+                        for k, v in problem.weights.items()} if problem.momentum else {}
+        self.traces = 0  # how often Python ran step(): every step eagerly, once per trace under tf.function
+
+    def step(self, inputs: dict) -> tf.Tensor:
+        self.traces += 1
+        p = self.problem
+        with tf.GradientTape() as tape:
+            loss = self.model.loss(self.params, self.data, inputs, p)
+        grads = tape.gradient(loss, list(self.params.values()))
+        for (name, w), g in zip(self.params.items(), grads):
+            if g is None:  # eager, a layer this step did not use: its gradient is 0, its momentum still moves it
+                g = tf.zeros_like(w)
+            if p.momentum:
+                buf = self.buffers[name]
+                buf.assign(p.momentum * buf + g)
+                w.assign_sub(p.lr * buf)
+            else:
+                w.assign_sub(p.lr * g)
+        return loss
+
+    def input_signature(self) -> list:
+        """One scalar int32 per step input: a tf.function traced with it serves every value."""
+        return [{k: tf.TensorSpec([], tf.int32) for k in self.problem.input_columns(0, 0)}]
+
+    def state(self) -> tuple[dict, dict]:
+        return ({k: v.numpy() for k, v in self.params.items()}, {k: v.numpy() for k, v in self.buffers.items()})

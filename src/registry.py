@@ -45,6 +45,8 @@ RUNTIMES = {
     "tf_session": Runtime("tensorflow", "static", "TF 1.x: the graph built and finalized once, run by a Session"),
     "tf_eager": Runtime("tensorflow", "dynamic", "TF 2 eager with GradientTape: Python runs every op, every step"),
     "tf_function": Runtime("tensorflow", "static", "the same step traced once by tf.function"),
+    "tf_xla": Runtime("tensorflow", "static", "the same step traced once and compiled by XLA "
+                                              "(tf.function(jit_compile=True))"),
 }
 
 

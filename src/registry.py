@@ -30,6 +30,7 @@ class Runtime:
 FRAMEWORKS = {
     "torch": Framework(model_file="torch", reference="torch_loop", graph="dynamic"),
     "tensorflow": Framework(model_file="tf", reference="tf_loop", graph="static"),
+    "jax": Framework(model_file="jax", reference="jax_loop", graph="dynamic"),
 }
 
 # Each model is a folder, src/models/<name>/ (spec.py, framework-free, and one file per framework),
@@ -47,6 +48,7 @@ RUNTIMES = {
     "tf_function": Runtime("tensorflow", "static", "the same step traced once by tf.function"),
     "tf_xla": Runtime("tensorflow", "static", "the same step traced once and compiled by XLA "
                                               "(tf.function(jit_compile=True))"),
+    "jax_jit": Runtime("jax", "static", "JAX: the whole step under jax.jit, compiled by XLA once for every depth"),
 }
 
 

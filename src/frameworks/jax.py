@@ -1,0 +1,107 @@
+"""JAX helpers shared by jax_jit, the plain JAX loop and the JAX model files: precision (x64 mode), the
+device, threads, loading a Problem's arrays, and the SGD update both loops apply.
+
+JAX is imported here and nowhere else but in JAX files: a JAX run imports neither torch nor TensorFlow."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+import numpy as np
+
+# On a GPU, JAX would otherwise take 75% of the card's memory at its first array (TensorFlow's runtimes
+# ask for memory growth likewise).  Read when the GPU backend starts, so it is set before any array.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from src.errors import ConfigError  # noqa: E402
+
+# Under Hydra, whose logging shows INFO, JAX would say which backends it could not start (TPU, CUDA) on
+# every run: nothing a user can act on.  Its warnings still show.
+logging.getLogger("jax").setLevel(logging.WARNING)
+
+
+def precision(problem):
+    """A context in which JAX computes at the problem's precision.  JAX is float32 unless x64 mode is on:
+    without it, the float64 arrays of a trainer.precision=64 run would be cut to float32 as they enter
+    JAX (and the step's ints to int32).  As a context (thread-local, like JAX's own), every array a run
+    makes is made under its own setting, and a float32 run after a float64 one in the same process is
+    float32 again; the jit cache keys on the setting, so neither reuses the other's compiled step."""
+    return jax.enable_x64(problem.precision == 64)
+
+
+def set_threads(threads: int) -> None:
+    """XLA's CPU backend has no thread setting: it starts one thread pool per process, when the backend
+    starts (the first array or device query), as large as the cores the starting thread may run on, and
+    XLA_FLAGS' --xla_cpu_multi_thread_eigen=false no longer narrows it (measured: jaxlib 0.10.2 keeps
+    working on 2 threads).  So `threads` is honoured by narrowing this thread's affinity to `threads` cores
+    while the backend starts, then giving this thread and those the backend started their cores back: the
+    pool has `threads` workers, free to run on any core.  Once per process: the first JAX run sizes the
+    pool for every later one in the same process (a CLI run and each benchmark measurement have a process
+    of their own; a test process keeps its first)."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if not cores or threads >= len(cores):
+        return
+    before = set(os.listdir("/proc/self/task"))
+    os.sched_setaffinity(0, sorted(cores)[:threads])
+    try:
+        jax.devices()  # the backends start here (if they have not yet), their pools sized by this affinity
+    finally:
+        os.sched_setaffinity(0, cores)
+        for tid in set(os.listdir("/proc/self/task")) - before:  # threads started meanwhile inherited it
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(tid), cores)
+
+
+def _gpus() -> list:
+    try:
+        return jax.devices("gpu")
+    except RuntimeError:  # "Unknown backend: 'gpu' requested": a CPU-only jaxlib, or no GPU
+        return []
+
+
+def accelerator(requested: str) -> str:
+    """'cpu' or 'gpu' for trainer.accelerator; a one-line error if a GPU is asked for and JAX sees none."""
+    gpus = _gpus()
+    if requested == "gpu" and not gpus:
+        raise ConfigError("trainer.accelerator=gpu, but JAX sees no GPU here (jax.devices('gpu') finds none): "
+                          "use trainer.accelerator=cpu or auto, or install JAX's CUDA build "
+                          "(pip install 'jax[cuda12]==0.10.2', docs/xla.md).")
+    return "gpu" if gpus and requested in ("gpu", "auto") else "cpu"
+
+
+def device(accelerator: str):
+    return jax.devices("gpu" if accelerator == "gpu" else "cpu")[0]
+
+
+def arrays(named: dict[str, np.ndarray], dev) -> dict:
+    """numpy arrays as JAX arrays on `dev`, copied: on the CPU JAX may otherwise share the numpy memory, and
+    a step that donates its weights' buffers (jax_jit) would then overwrite the Problem's own arrays."""
+    return {k: jax.device_put(np.array(v, copy=True), dev) for k, v in named.items()}
+
+
+def numpy(named: dict) -> dict[str, np.ndarray]:
+    """JAX arrays back as numpy copies (a checkpoint outlives the buffers a later step donates)."""
+    return {k: np.array(v, copy=True) for k, v in named.items()}
+
+
+def momentum_buffers(problem, dev) -> dict:
+    """The SGD momentum buffers on `dev`: a resumed run's, else zeros (torch starts at buf = grad, and
+    0.9 * 0 + grad is the same number); none without momentum, like torch's optimizer state."""
+    if not problem.momentum:
+        return {}
+    return arrays({k: problem.momentum_state.get(k, np.zeros_like(w)) for k, w in problem.weights.items()}, dev)
+
+
+def sgd(problem, params: dict, buffers: dict, grads: dict) -> tuple[dict, dict]:
+    """torch's SGD rule: buf = momentum * buf + grad; w -= lr * buf.  The rates are Python floats, which JAX
+    takes as weakly typed: they become the weights' dtype, so 0.9 stays 0.9 at float64.  Every weight has a
+    gradient (value_and_grad gives an unused layer zeros), so its momentum keeps moving it, as in torch."""
+    lr, mom = problem.lr, problem.momentum
+    if not mom:
+        return {k: w - lr * grads[k] for k, w in params.items()}, buffers
+    buffers = {k: mom * buffers[k] + grads[k] for k in params}
+    return {k: w - lr * buffers[k] for k, w in params.items()}, buffers

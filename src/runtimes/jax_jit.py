@@ -1,0 +1,51 @@
+"""JAX's static graph: the whole training step (forward, loss, gradients, SGD with momentum) one pure
+function, traced and compiled by XLA once, before the loop, then run as one executable every step.
+
+The step's inputs are int32 arguments, never constants: DynamicNet's depth is a value the compiled loop
+reads (src/models/dynamic/jax.py), so one compile serves every depth.  The compile is ahead of time
+(`jit(...).lower(...).compile()`), so it is part of the setup, and a step can never recompile: the
+executable refuses arguments of another shape or dtype instead.  The weights and momentum buffers are
+donated: XLA writes the new ones into the old ones' memory instead of allocating them every step."""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from src.frameworks import jax as jaxw
+from src.frameworks.jax import jax
+from src.registry import model_module
+from src.runtimes.base import train_loop
+
+
+def compile_step(problem, model, params, buffers, data):
+    """The jitted training step compiled for these arguments: step(params, buffers, data, inputs) ->
+    (params, buffers, loss).  Python runs `train_step` once, to trace it."""
+
+    def train_step(params, buffers, data, inputs):
+        loss, grads = jax.value_and_grad(model.loss)(params, data, inputs, problem)
+        params, buffers = jaxw.sgd(problem, params, buffers, grads)
+        return params, buffers, loss
+
+    example = {k: np.int32(0) for k in problem.input_columns(0, 0)}
+    return jax.jit(train_step, donate_argnums=(0, 1)).lower(params, buffers, data, example).compile()
+
+
+def fit(problem, cfg, recorder, threads: int) -> None:
+    jaxw.set_threads(threads)
+    accelerator = jaxw.accelerator(cfg.trainer.accelerator)
+    recorder.start(accelerator)
+    model = importlib.import_module(model_module(problem.model, "jax"))
+    dev = jaxw.device(accelerator)
+    with jaxw.precision(problem):
+        state = {"params": jaxw.arrays(problem.weights, dev), "buffers": jaxw.momentum_buffers(problem, dev)}
+        data = jaxw.arrays(problem.data, dev)
+        step = compile_step(problem, model, state["params"], state["buffers"], data)
+
+        def run(inputs: dict) -> float:
+            state["params"], state["buffers"], loss = step(
+                state["params"], state["buffers"], data, {k: np.int32(v) for k, v in inputs.items()})
+            return float(loss)  # waits for the step: JAX dispatches asynchronously
+
+        train_loop(problem, cfg, recorder, run,
+                   lambda: (jaxw.numpy(state["params"]), jaxw.numpy(state["buffers"])))

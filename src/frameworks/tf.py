@@ -8,22 +8,33 @@ Set TF_CPP_MIN_LOG_LEVEL yourself to see everything."""
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
-if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-    import tensorflow as tf
-else:
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    _saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as _devnull:
-            os.dup2(_devnull.fileno(), 2)
-            import tensorflow as tf  # noqa: F401
-            tf.config.list_physical_devices("GPU")  # the CUDA probe, which logs too
-    finally:
-        os.dup2(_saved, 2)
-        os.close(_saved)
+# TensorFlow's tf.lite imports JAX whenever it is installed (`try: from jax import jit`, for a converter
+# graphduel never uses): 0.6-0.8 s more on every TensorFlow import (measured here), and a second framework
+# in a TensorFlow run.  A None in sys.modules makes that one import fail, for TensorFlow's import alone.
+_hide_jax = "jax" not in sys.modules
+if _hide_jax:
+    sys.modules["jax"] = None
+try:
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import tensorflow as tf
+    else:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        _saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as _devnull:
+                os.dup2(_devnull.fileno(), 2)
+                import tensorflow as tf  # noqa: F401
+                tf.config.list_physical_devices("GPU")  # the CUDA probe, which logs too
+        finally:
+            os.dup2(_saved, 2)
+            os.close(_saved)
+finally:
+    if _hide_jax and "jax" in sys.modules and sys.modules["jax"] is None:
+        del sys.modules["jax"]  # a JAX run later in this process imports it as usual
 
 from src.errors import ConfigError  # noqa: E402
 

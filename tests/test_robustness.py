@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from helpers import ROOT, env_without_full_error, losses, scalars, train
+from src.registry import RUNTIMES
 
 
 def cli(*args, cwd=ROOT, env=None, timeout=600):
@@ -199,7 +200,7 @@ def test_ddp_on_two_cpu_processes_logs_one_run(tmp_path):
     np.testing.assert_allclose(losses(tmp_path), losses(single), rtol=1e-5)
 
 
-@pytest.mark.parametrize("runtime", ["lightning", "tf_session", "tf_eager", "tf_function", "lightning_compile"])
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_resume_at_a_depth_0_step_keeps_the_middle_layers_momentum(tmp_path, runtime):
     from helpers import compose_cfg
     from src.problem import make_problem

@@ -14,7 +14,8 @@
     `check(cfg, refuse)`  (optional)  values no type can rule out: refuse(key, value, allowed).
 - one file per framework it runs on (the registry's Framework.model_file), which builds the model from a
   Problem (src/problem.py) and computes one step's loss from the step's inputs: `torch.py` (an nn.Module
-  with `loss(inputs)`), `tf.py` (`loss(params, data, inputs, problem)`, for graph and eager mode alike).
+  with `loss(inputs)`), `tf.py` (`loss(params, data, inputs, problem)`, for graph and eager mode alike),
+  `jax.py` (the same signature, a pure function of `params`, for jax.jit and op by op alike).
 """
 from __future__ import annotations
 

@@ -14,8 +14,14 @@ import numpy as np
 # ask for memory growth likewise).  Read when the GPU backend starts, so it is set before any array.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
+_log_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
+
+if _log_level is None:
+    # JAX sets TF_CPP_MIN_LOG_LEVEL=1 for its C++ logging, which reads it during the import; left set,
+    # TensorFlow imported later in the same process (a sweep) would take it for the user's and print its
+    # start-up chatter (src/frameworks/tf.py).  The environment is given back as JAX found it.
+    os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
 
 from src.errors import ConfigError  # noqa: E402
 

@@ -1,6 +1,7 @@
 """Sweeps as users run them: real subprocesses, real launchers, a real TensorBoard server."""
 import csv
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -11,8 +12,10 @@ import pytest
 
 from helpers import ROOT, env_without_full_error, losses
 from src.config import cpu_threads
+from src.registry import MODELS, RUNTIMES
 
 pytestmark = pytest.mark.slow
+JOBS = len(MODELS) * len(RUNTIMES)  # the experiment preset: every model under every runtime
 
 
 def sweep(tmp_path, *args, timeout=900):
@@ -37,17 +40,19 @@ def experiment(tmp_path_factory):
 def test_experiment_runs_both_models_under_every_runtime(experiment):
     d, out = experiment
     jobs = sorted((p.name for p in d.iterdir() if (p / "result.json").exists()), key=lambda j: int(j.split("_")[0]))
-    runtimes = ["lightning", "lightning_compile", "tf_eager", "tf_function", "tf_session"]
+    # glob(*) takes conf/'s options in name order: every model, each under every runtime.
     assert jobs == [f"{i}_{model}_{rt}" for i, (model, rt) in
-                    enumerate((m, r) for m in ("two_layer", "dynamic") for r in runtimes)]
+                    enumerate((m, r) for m in sorted(MODELS) for r in sorted(RUNTIMES))]
     assert all(json.loads((d / j / "result.json").read_text())["status"] == "completed" for j in jobs)
+    # Frameworks share the process (one job after another): none lets another's C++ start-up logs through.
+    assert not re.search(r"^[IWE]\d{4} \d\d:\d\d:\d\d", out.stderr, re.M), out.stderr[-2000:]
 
 
 def test_summary_files_match_the_jobs_results(experiment):
     d, out = experiment
     with open(d / "summary.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 10
+    assert len(rows) == JOBS
     for row in rows:
         result = json.loads((d / row["job"] / "result.json").read_text())
         for key in ("model", "runtime", "framework", "graph", "accelerator", "status"):
@@ -57,7 +62,7 @@ def test_summary_files_match_the_jobs_results(experiment):
         assert float(row["median_step_ms"]) == pytest.approx(result["median_step_ms"])
         assert row["job"] in out.stdout  # the printed table
     md = (d / "summary.md").read_text().splitlines()
-    assert md[0].startswith("| job | model | runtime |") and len(md) == 2 + 10
+    assert md[0].startswith("| job | model | runtime |") and len(md) == 2 + JOBS
     png = (d / "summary.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
@@ -146,12 +151,12 @@ def tensorboard(experiment):
         deadline = time.monotonic() + 120
         while True:
             try:
-                if len(_get(f"{base}/data/runs")) == 10:
+                if len(_get(f"{base}/data/runs")) == JOBS:
                     break
             except OSError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("TensorBoard did not come up with the sweep's 10 runs within 120 s")
+                pytest.fail(f"TensorBoard did not come up with the sweep's {JOBS} runs within 120 s")
             time.sleep(1)
         yield base, d
     finally:
@@ -163,7 +168,7 @@ def test_tensorboard_shows_each_job_as_a_run_with_the_same_tags(tensorboard):
     base, d = tensorboard
     runs = _get(f"{base}/data/runs")
     assert sorted(runs) == sorted(p.name for p in d.iterdir() if (p / "result.json").exists())
-    assert len(runs) == 10
+    assert len(runs) == JOBS
     tags = _get(f"{base}/data/plugin/scalars/tags")
     for run in runs:
         assert {"train/loss", "time/step_ms", "time/compute_ms"} <= set(tags[run])
@@ -185,7 +190,7 @@ def test_tensorboard_hparams_tab_lists_every_job(tensorboard):
         "experimentName": "", "startIndex": 0, "sliceSize": 100,
         "allowedStatuses": ["STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING", "STATUS_UNKNOWN"]})
     sessions = {g["sessions"][0]["name"]: g for g in groups["sessionGroups"]}
-    assert len(sessions) == 10
+    assert len(sessions) == JOBS
     for run, group in sessions.items():
         result = json.loads((d / run / "result.json").read_text())
         assert group["hparams"]["model"] == result["model"] and group["hparams"]["runtime"] == result["runtime"]

@@ -19,8 +19,8 @@ import jax  # noqa: E402
 
 if _log_level is None:
     # JAX sets TF_CPP_MIN_LOG_LEVEL=1 for its C++ logging, which reads it during the import; left set,
-    # TensorFlow imported later in the same process (a sweep) would take it for the user's and print its
-    # start-up chatter (src/frameworks/tf.py).  The environment is given back as JAX found it.
+    # TensorFlow later in the same process (a sweep) or in its children would log at 1, not graphduel's
+    # quiet 3 (src/frameworks/tf.py).  The environment is given back as JAX found it.
     os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
 
 from src.errors import ConfigError  # noqa: E402

@@ -4,7 +4,8 @@ threads, and the TF 2 training step that tf_eager, tf_function (and tf_xla) run 
 Importing this module imports TensorFlow without its C++ start-up chatter (oneDNN notes, 'could not
 find cuda drivers' on a machine without a GPU): this build writes it before its log settings apply, so
 the process's stderr is pointed at /dev/null for the import alone; Python errors are still raised.
-Set TF_CPP_MIN_LOG_LEVEL yourself to see everything."""
+Set TF_CPP_MIN_LOG_LEVEL=0 to see everything.  Only 0 counts as asking: JAX sets 1 for itself when it is
+imported, and a process that imported TensorFlow (TensorBoard does) and so JAX passes that on to its children."""
 from __future__ import annotations
 
 import os
@@ -19,10 +20,10 @@ _hide_jax = "jax" not in sys.modules
 if _hide_jax:
     sys.modules["jax"] = None
 try:
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         import tensorflow as tf
     else:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         _saved = os.dup(2)
         try:
             with open(os.devnull, "w") as _devnull:

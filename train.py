@@ -15,6 +15,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYT
 from src.config import register_configs  # noqa: E402
 from src.errors import GraphduelError  # noqa: E402
 from src.interrupt import Interrupted  # noqa: E402
+from src.requeue import preempted, resume_dir  # noqa: E402
 from src.run import is_rank_zero, run  # noqa: E402
 
 register_configs()
@@ -23,11 +24,17 @@ register_configs()
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
+    # issue 16: a requeued cluster job continues from the checkpoint in its own directory
+    cfg.resume = cfg.resume or resume_dir(hydra_cfg.runtime.output_dir)
     try:
         run(cfg, hydra_cfg.runtime.output_dir)
     except Interrupted as e:
+        if preempted(e):  # issue 16: a cluster job warned of its end: requeued (exits here) or not
+            return  # not requeued: result.json says interrupted, and the sweep summary lists it
+        # issue 16: in a submitit job, argv[0] is submitit's script: name ours
+        script = sys.argv[0] if sys.argv[0].endswith("train.py") else os.path.join(ROOT, "train.py")
         print(f"graphduel: {e}; its checkpoint and logs are saved.\n"
-              f"  resume with: python {sys.argv[0]} resume={hydra_cfg.runtime.output_dir}", file=sys.stderr)
+              f"  resume with: python {script} resume={hydra_cfg.runtime.output_dir}", file=sys.stderr)
         sys.exit(e.exit_code)
     except GraphduelError as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":

@@ -7,6 +7,9 @@ import warnings
 
 # Lightning 2.6 on torch 2.13 warns about torch's own pytree API at import: nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+# Where Slurm is installed (a login node), Lightning warns at every run outside a Slurm job that srun was not
+# used: a run here is meant to be local (cluster jobs go through submitit, which uses srun). issue 16
+warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
 
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402

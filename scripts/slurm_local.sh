@@ -110,6 +110,8 @@ SlurmdLogFile=$DIR/log/slurmd.log
 ProctrackType=proctrack/pgid
 # Each job step is bound to the CPUs it was given (cpus_per_task): a job sees only those.
 TaskPlugin=task/affinity
+# Look at pending jobs every 5 s (Slurm: 60, backfill 30), so a requeued job starts soon after its delay.
+SchedulerParameters=sched_interval=5,bf_interval=5
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 MpiDefault=none

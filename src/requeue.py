@@ -34,22 +34,25 @@ from src import checkpoint
 JOB_FILE = "cluster_job.json"
 
 
-def _job_id() -> str | None:
-    """The submitit job this process runs (e.g. Slurm's `123_0`), or None outside submitit."""
+def _submitit():
+    """The submitit module in a process that submitit runs as a job; else None (and no import)."""
     if not os.environ.get("SUBMITIT_EXECUTOR"):
         return None
     import submitit
 
-    return submitit.JobEnvironment().job_id
+    return submitit
+
+
+def _job_id() -> str | None:
+    """The submitit job this process runs (e.g. Slurm's `123_0`), or None outside submitit."""
+    submitit = _submitit()
+    return submitit and submitit.JobEnvironment().job_id
 
 
 def preemption_signal() -> int | None:
     """The signal that warns this submitit job of its end, or None outside a submitit job."""
-    if not os.environ.get("SUBMITIT_EXECUTOR"):
-        return None
-    import submitit
-
-    return getattr(signal, "SIG" + submitit.JobEnvironment.USR_SIG, None)
+    submitit = _submitit()
+    return submitit and getattr(signal, "SIG" + submitit.JobEnvironment.USR_SIG, None)
 
 
 def resume_dir(run_dir: str) -> str | None:

@@ -245,12 +245,11 @@ stop_daemons() {
     ! running_pid "$pid" || kill -9 "$pid" 2>/dev/null || true
   done
   # Anything else it started (slurmstepd, a job's processes): the daemons' marker is in their
-  # environment, a job's is its SLURM_CONF.  Never this script, nor the watchdog while it runs this.
-  local me=$$ watcher environ
-  watcher=$(pid_of watch || true)
+  # environment, a job's is its SLURM_CONF.  Never this script (the watchdog, when it runs this).
+  local environ
   for environ in /proc/[0-9]*/environ; do
     pid=${environ#/proc/}; pid=${pid%/environ}
-    [ "$pid" = "$me" ] || [ "$pid" = "$BASHPID" ] || [ "$pid" = "$watcher" ] && continue
+    [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
     if grep -qzxF "GRAPHDUEL_SLURM_CLUSTER=$DIR" "$environ" 2>/dev/null ||
        { grep -qzxF "SLURM_CONF=$DIR/slurm.conf" "$environ" 2>/dev/null &&
          grep -qz '^SLURM_JOB_ID=' "$environ" 2>/dev/null; }; then
@@ -278,12 +277,12 @@ stop() {
     fi
   fi
   rm -f "$DIR/running"
-  stop_daemons
   local watcher; watcher=$(pid_of watch || true)
-  if [ -n "$watcher" ] && [ "$watcher" != "$$" ] && [ "$watcher" != "${PPID}" ]; then
+  if [ -n "$watcher" ] && [ "$watcher" != "$$" ]; then  # the watchdog, unless it is the one stopping
     kill "$watcher" 2>/dev/null || true
   fi
   rm -f "$DIR/watch.pid"
+  stop_daemons
   say "the local cluster in $DIR is stopped (its logs stay there until the next start)"
 }
 

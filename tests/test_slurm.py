@@ -129,8 +129,8 @@ class Cluster:
 def cluster():
     state_dir = tempfile.mkdtemp(prefix="graphduel-slurm-test-", dir="/tmp")  # munged: reachable by all
     c = Cluster(state_dir, owner=os.getpid())
-    c.start()
     try:
+        c.start()
         yield c
     finally:
         c.stop()

@@ -10,6 +10,7 @@ from src.errors import ConfigError
 from src.problem import make_problem
 
 TAGS = {"train/loss", "time/step_ms", "time/compute_ms"}
+GRAPH_TAGS = {"graph/compiles", "graph/compile_ms", "graph/nodes", "time/elapsed_s"}  # steps 0 (setup) and on
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_two_layer_fits_like_the_seed(two_layer_run):
 def test_every_step_of_every_tag_is_logged(two_layer_run):
     d, _ = two_layer_run
     s = scalars(d)
-    assert step_tags(d) == TAGS  # no model/depth for two_layer
+    assert step_tags(d) == TAGS | GRAPH_TAGS  # no model/depth for two_layer
     for tag in TAGS:
         assert [step for step, _ in s[tag]] == list(range(1, 501)), tag
     step_ms = np.array([v for _, v in s["time/step_ms"]])
@@ -65,7 +66,7 @@ def test_result_json_says_what_ran(two_layer_run):
 def test_dynamic_net_fits_and_logs_its_depths(dynamic_run):
     d, result = dynamic_run
     s = scalars(d)
-    assert step_tags(d) == TAGS | {"model/depth"}
+    assert step_tags(d) == TAGS | GRAPH_TAGS | {"model/depth"}
     curve = [v for _, v in s["train/loss"]]
     assert len(curve) == 500 and curve[0] / curve[-1] >= 100
     depths = [int(v) for _, v in s["model/depth"]]

@@ -1,13 +1,15 @@
 """PyTorch eager under a PyTorch Lightning Trainer: the dynamic graph, built anew by every forward pass.
 
-Besides training, it writes to TensorBoard's Graphs tab the graph autograd recorded for the first step of
-each kind (each DynamicNet depth), walked without TensorFlow (src/frameworks/torch_graph.py)."""
+It builds no graph ahead of time, so it compiles nothing; instead it reports, every step, the nodes of
+the autograd graph that step recorded (and throws away after backward).  It also writes to TensorBoard's
+Graphs tab the graph of the first step of each kind (each DynamicNet depth), walked without TensorFlow
+(src/frameworks/torch_graph.py)."""
 from __future__ import annotations
 
 import time
 
 from src.frameworks import lightning, torch as torchw
-from src.frameworks.torch_graph import GraphDef, add_step_graph
+from src.frameworks.torch_graph import GraphDef, add_step_graph, autograd_nodes
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
@@ -18,19 +20,19 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     scalars = problem.step_scalars(problem.start_step, cfg.trainer.max_steps)
     module = None
 
-    def capture(loss, inputs) -> float:
-        """The graph of the first step of each kind; returns the seconds spent."""
+    def inspect(loss, inputs) -> float:
+        """Counts the step's graph, and keeps the first of each kind; returns the seconds it spent."""
+        t = time.perf_counter()
+        recorder.graph_nodes(autograd_nodes(loss))
         i = recorder.step_no - problem.start_step  # this step's position in the run's columns
         kind = tuple((tag.split("/")[-1], int(col[i])) for tag, col in scalars.items())
-        if kind in seen:
-            return 0.0
-        t = time.perf_counter()
-        seen.add(kind)
-        add_step_graph(graph, loss, "_".join(["step", *(f"{k}_{v}" for k, v in kind)]),
-                       {id(p): n for n, p in module.net.named_parameters()})
+        if kind not in seen:
+            seen.add(kind)
+            add_step_graph(graph, loss, "_".join(["step", *(f"{k}_{v}" for k, v in kind)]),
+                           {id(p): n for n, p in module.net.named_parameters()})
         return time.perf_counter() - t
 
-    module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, on_step=capture)
+    module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, on_step=inspect)
     try:
         lightning.fit(module, cfg, accelerator)
     finally:

@@ -279,16 +279,16 @@ def _interrupted_at(d: Path, job_id: str, signame: str) -> int:
 
 @pytest.mark.parametrize("job, signame", [(0, "SIGUSR2"), (1, "SIGTERM")])
 def test_a_requeued_job_continues_from_its_checkpoint(preempted_sweep, job, signame):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
 
     d, runs, jobs, signalled_at, stdout, stderr, code = preempted_sweep
     run = runs[job]
     k = _interrupted_at(d, jobs[job], signame)
     with np.load(run / "checkpoint.npz") as f:
         assert int(f["step"]) == STEPS
-    acc = EventAccumulator(str(run), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(run), size_guidance={"tensors": 0})
     acc.Reload()
-    points = acc.Scalars("train/loss")
+    points = acc.Tensors("train/loss")  # a float64 scalar tensor, as TensorBoard's scalars plugin reads it
     assert [p.step for p in points] == list(range(1, STEPS + 1))  # each step once
     # Steps 1..k were logged by the first attempt, before the signal; k+1.. by the requeued one, which
     # Slurm held back at least REQUEUE_DELAY seconds: it went on from step k, not from the start.

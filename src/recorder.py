@@ -130,7 +130,7 @@ class Recorder:
                     self.build_steps.add(event.step)
                 if "train/loss" not in values:
                     continue  # the setup (step 0): its builds, no step
-                self.losses.append(values["train/loss"])
+                self.losses.append(values.get("train/loss_float64", values["train/loss"]))
                 self.step_ms.append(values["time/step_ms"])
                 self.compute_ms.append(values["time/compute_ms"])
                 self.nodes.append(int(values.get("graph/nodes", 0)))
@@ -164,6 +164,16 @@ class Recorder:
         """An eager step's graph, rebuilt this step: its nodes (autograd nodes, or ops run and recorded)."""
         self._pending_nodes += nodes
 
+    def status(self, text: str) -> None:
+        """A word on what a slow part of the run is doing now (importing, building, tracing, compiling): on
+        the progress bar once there is one, else a line of its own.  Silent without a progress bar."""
+        if not self.enabled or not self.cfg.trainer.progress_bar:
+            return
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=True)
+        else:
+            print(f"graphduel: {text}", file=sys.stderr, flush=True)
+
     def warn(self, text: str) -> None:
         """Something the user must know about the run (a compile that fell back to eager, say): in
         result.json, the summary, and on stderr now."""
@@ -172,10 +182,31 @@ class Recorder:
             if self.enabled:
                 print(f"graphduel: warning: {text}", file=sys.stderr, flush=True)
 
-    def write_graph(self, graph_def_bytes: bytes) -> None:
-        """A serialized GraphDef for TensorBoard's Graphs tab."""
-        if self.enabled:
+    def write_graph(self, graph_def_bytes: bytes, tag: str | None = None) -> None:
+        """A serialized GraphDef for TensorBoard's Graphs tab: the run's graph, or with a `tag` one more graph
+        the tab's Tag menu offers (say, the graph of each DynamicNet depth)."""
+        if not self.enabled:
+            return
+        if tag is None:
             self._writer().write(Event(wall_time=time.time(), graph_def=graph_def_bytes))
+            return
+        from tensorboard.compat.proto.config_pb2 import RunMetadata
+        from tensorboard.compat.proto.graph_pb2 import GraphDef
+        from tensorboard.compat.proto.summary_pb2 import DataClass, SummaryMetadata
+        from tensorboard.compat.proto.tensor_pb2 import TensorProto
+        from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+        from tensorboard.compat.proto.types_pb2 import DT_STRING
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        run_metadata = RunMetadata()
+        run_metadata.function_graphs.add().pre_optimization_graph.CopyFrom(GraphDef.FromString(graph_def_bytes))
+        meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="graph_run_metadata_graph",
+                                                                      content=b"1"),
+                               data_class=DataClass.DATA_CLASS_BLOB_SEQUENCE)
+        tensor = TensorProto(dtype=DT_STRING, tensor_shape=TensorShapeProto(),
+                             string_val=[run_metadata.SerializeToString()])
+        self._writer().write(Event(wall_time=time.time(), step=self.step_no,
+                                   summary=Summary(value=[Summary.Value(tag=tag, metadata=meta, tensor=tensor)])))
 
     def loop_start(self, first_step: int = 0) -> None:
         """Marks the start of the training loop; step timings are measured from here on."""
@@ -186,7 +217,9 @@ class Recorder:
             self._scalars = {tag: col.tolist() for tag, col in
                              self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
         self._first = first_step
-        for summary in hparams.start_summaries(self.hparams()):
+        from src.sweeps import differing_hparams, swept_keys
+
+        for summary in hparams.start_summaries(self.hparams(), differing_hparams(swept_keys())):
             self._writer().write(Event(wall_time=time.time(), summary=summary))
         if first_step == 0:  # the setup, as step 0: the graphs built before the first step, its time
             self._writer().scalars(0, {"graph/compiles": self.compiles, "graph/compile_ms": self._pending_ms,
@@ -222,7 +255,14 @@ class Recorder:
         self._pending_ms, self._pending_nodes = 0.0, 0
         for tag, col in self._scalars.items():
             values[tag] = col[self.step_no - 1 - self._first]
-        self._events.scalars(self.step_no, values, doubles={"train/loss": loss})
+        # TensorBoard opens its first two groups of charts (sorted by name, capitals first): "Overview" holds
+        # what to look at first, the loss on a log scale (it falls from 3e7 to 1e-5) and the step time.
+        values["Overview/loss_log10"] = math.log10(loss) if loss > 0 else float("nan")
+        values["Overview/step_ms"] = step_ms
+        values["train/loss"] = loss
+        # At float64, the loss to its last digit too (TensorBoard's dashboards show the float32 one).
+        doubles = {"train/loss_float64": loss} if self.info["precision"] == 64 else None
+        self._events.scalars(self.step_no, values, doubles=doubles)
         if not math.isfinite(loss):
             from src import models
 
@@ -258,8 +298,8 @@ class Recorder:
         self._write(result)
         if self._events is not None:
             # The HParams tab's metrics: the run's final numbers, as scalars at its last step.
-            self._events.scalars(self.step_no, {f"hparams/{k}": result[k] for k in hparams.METRICS
-                                                if result[k] is not None})
+            self._events.scalars(self.step_no, {tag: result[tag.split("/")[1]] for tag, _ in hparams.METRICS
+                                                if tag.startswith("trial/") and result[tag.split("/")[1]] is not None})
             self._events.write(Event(wall_time=time.time(), summary=hparams.end_summary(status)))
             self._events.close()
         return result

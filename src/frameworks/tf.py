@@ -95,17 +95,20 @@ class TF2Step(tf.Module):
         self.traces += 1
         p = self.problem
         with tf.GradientTape() as tape:
-            loss = self.model.loss(self.params, self.data, inputs, p)
-        grads = tape.gradient(loss, list(self.params.values()))
-        for (name, w), g in zip(self.params.items(), grads):
-            if g is None:  # eager, a layer this step did not use: its gradient is 0, its momentum still moves it
-                g = tf.zeros_like(w)
-            if p.momentum:
-                buf = self.buffers[name]
-                buf.assign(p.momentum * buf + g)
-                w.assign_sub(p.lr * buf)
-            else:
-                w.assign_sub(p.lr * g)
+            with tf.name_scope("forward"):  # scopes: what TensorBoard's Graphs tab groups the traced graph by
+                loss = tf.identity(self.model.loss(self.params, self.data, inputs, p), name="loss")
+        with tf.name_scope("gradients"):
+            grads = tape.gradient(loss, list(self.params.values()))
+        with tf.name_scope("update"):
+            for (name, w), g in zip(self.params.items(), grads):
+                if g is None:  # eager, a layer this step did not use: its gradient is 0, its momentum moves it
+                    g = tf.zeros_like(w)
+                if p.momentum:
+                    buf = self.buffers[name]
+                    buf.assign(p.momentum * buf + g)
+                    w.assign_sub(p.lr * buf)
+                else:
+                    w.assign_sub(p.lr * g)
         return loss
 
     def input_signature(self) -> list:

@@ -82,6 +82,8 @@ class CompileWatch:
         import time
 
         self._started[str(args.compile_id)] = (time.perf_counter(), self._cache_hits())
+        if args.callback_trigger.name == "DYNAMO":
+            self.recorder.status("torch.compile: compiling a graph for a new kind of step...")
 
     def _end(self, args) -> None:
         import time

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from src.frameworks import lightning, torch as torchw
+from src.frameworks.torch_graph import fx_graph
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
@@ -27,11 +28,25 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         watch.check()
         return 0.0
 
+    graphs = []
+
+    def inductor_keeping_the_graph(gm, example_inputs):
+        """torch.compile's default backend (inductor), keeping each graph Dynamo traced for the Graphs tab."""
+        from torch._inductor.compile_fx import compile_fx
+
+        graphs.append(fx_graph(gm))
+        return compile_fx(gm, example_inputs)
+
     module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, on_step=after_forward)
     # dynamic=False: a graph per kind of step, never a shape-generic one (the Python loop over the depth
     # cannot be one); compiled lazily, by the step that first needs it.
-    module.loss_of = torch.compile(module.net.loss, dynamic=False)
+    module.loss_of = torch.compile(module.net.loss, dynamic=False, backend=inductor_keeping_the_graph)
     try:
         lightning.fit(module, cfg, accelerator)
     finally:
         watch.close()
+        if module.global_rank == 0 and graphs:
+            recorder.write_graph(max(graphs, key=lambda g: len(g.node)).SerializeToString())
+            if len(graphs) > 1:
+                for i, g in enumerate(graphs):
+                    recorder.write_graph(g.SerializeToString(), tag=f"compiled_graph/{i}")

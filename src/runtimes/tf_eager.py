@@ -28,3 +28,6 @@ def fit(problem, cfg, recorder, threads: int) -> None:
             train_loop(problem, cfg, recorder, run, net.state)
         finally:
             ops.close()
+        # For the Graphs tab: the graph an eager step runs op by op, traced once after training, untimed.
+        display = tf.function(net.step, input_signature=net.input_signature()).get_concrete_function()
+        recorder.write_graph(display.graph.as_graph_def().SerializeToString())

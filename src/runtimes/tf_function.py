@@ -23,6 +23,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
         step = tf.function(net.step, input_signature=net.input_signature())
         watch = tfw.TraceWatch(step, recorder)
+        recorder.status("tracing the step into a graph (tf.function)...")
         graph = watch.trace().graph  # traced here, as part of the setup
         recorder.write_graph(graph.as_graph_def().SerializeToString())
 

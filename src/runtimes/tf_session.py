@@ -72,6 +72,7 @@ class SessionTrainer:
 def fit(problem, cfg, recorder, threads: int) -> None:
     accelerator = tfw.accelerator(cfg.trainer.accelerator)
     recorder.start(accelerator)
+    recorder.status("building the static graph and its Session...")
     trainer = SessionTrainer(problem, accelerator, threads)
     try:
         graph_def = trainer.graph.as_graph_def()

@@ -14,7 +14,6 @@ without Lightning, is the context.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -29,6 +28,7 @@ from src.frameworks.torch_graph import autograd_nodes, step_graph
 from src.models.two_layer.torch import Net
 from src.problem import make_problem
 from src.recorder import Recorder, spread
+from src.reference import output, output_options
 
 pl = import_lightning()
 
@@ -164,15 +164,9 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ap.add_argument("--json-out", help="also write the results as JSON to this file")
+    output_options(ap)
     args = ap.parse_args(argv)
-    result = measure(args.steps, args.warmup, args.rounds)
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump(result, f)
-    print(json.dumps(result) if args.json else table(result))
-    return 0
+    return output(measure(args.steps, args.warmup, args.rounds), table, args)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ each way's cost per call is the median over blocks, with its interquartile range
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -21,6 +20,7 @@ import time
 from src.config import compose_config
 from src.problem import make_problem
 from src.recorder import Recorder, spread
+from src.reference import output, output_options
 
 WAYS = {  # way -> (model, progress bar)
     "events and checks (two_layer)": ("two_layer", False),
@@ -66,15 +66,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m src.reference.recorder_cost", description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=5000, help="Recorder.step() calls per block")
     ap.add_argument("--blocks", type=int, default=9)
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--json-out", help="also write the results as JSON to this file")
+    output_options(ap)
     args = ap.parse_args(argv)
-    result = measure(args.steps, args.blocks)
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump(result, f)
-    print(json.dumps(result) if args.json else table(result))
-    return 0
+    return output(measure(args.steps, args.blocks), table, args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def train(run_dir, *overrides: str) -> dict:
 
 def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
     """Every scalar series in the run's event files, as TensorBoard itself reads them (its scalars plugin's
-    accumulator: float32 simple values and float64 scalar tensors alike, at full precision)."""
+    accumulator)."""
     from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util
 
@@ -28,8 +28,8 @@ def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
 
 
 def step_tags(run_dir) -> set[str]:
-    """The per-step tags (the hparams/ ones are a run's final numbers, logged once)."""
-    return {tag for tag in scalars(run_dir) if not tag.startswith("hparams/")}
+    """The per-step tags (the trial/ ones are a run's final numbers, logged once)."""
+    return {tag for tag in scalars(run_dir) if not tag.startswith("trial/")}
 
 
 def losses(run_dir) -> list[float]:
@@ -40,3 +40,14 @@ def env_without_full_error() -> dict:
     env = dict(os.environ)
     env.pop("HYDRA_FULL_ERROR", None)
     return env
+
+
+def one_line_error(out) -> str:
+    """A refusal as a user sees it: one line, `error: ...`, and no traceback; beside it at most the word a
+    run says while it imports its framework (a refusal only the framework can make comes after it)."""
+    assert "Traceback" not in out.stderr + out.stdout
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    status = [line for line in lines if line.startswith("graphduel: ") and line.endswith("...")]
+    assert len(errors) == 1 and len(errors) + len(status) == len(lines) and len(status) <= 1, out.stderr
+    return errors[0]

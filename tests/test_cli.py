@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, env_without_full_error, losses
+from helpers import ROOT, env_without_full_error, losses, one_line_error
 from src.registry import FRAMEWORKS, RUNTIMES
 
 
@@ -34,12 +34,6 @@ def test_default_output_dirs_are_named_after_model_and_runtime(tmp_path):
     assert list(run_dir.glob("events.out.tfevents.*"))
 
 
-def _one_clear_line(out):
-    assert "Traceback" not in out.stderr + out.stdout
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert 1 <= len(lines) <= 2, out.stderr
-    return lines[0]
-
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_gpu_is_used_or_refused_in_one_line(tmp_path, runtime):
@@ -52,7 +46,7 @@ def test_gpu_is_used_or_refused_in_one_line(tmp_path, runtime):
         assert json.loads((run_dir / "result.json").read_text())["accelerator"] == "gpu"
         return
     assert out.returncode == 2
-    line = _one_clear_line(out)
+    line = one_line_error(out)
     assert "trainer.accelerator=gpu" in line and "trainer.accelerator=cpu" in line
     assert not run_dir.exists()
 
@@ -64,7 +58,7 @@ def test_gpu_is_used_or_refused_in_one_line(tmp_path, runtime):
 def test_bad_values_are_one_line_and_exit_2(tmp_path, override, words):
     out = run_cli(*override.split(), f"hydra.run.dir={tmp_path}")
     assert out.returncode == 2
-    line = _one_clear_line(out)
+    line = one_line_error(out)
     assert all(w in line for w in words), line
 
 
@@ -87,3 +81,39 @@ def test_a_run_imports_only_its_own_framework(tmp_path, runtime):
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_help_lists_every_option_with_its_meaning_and_default():
+    import dataclasses
+
+    from src import models
+    from src.config import TrainerConfig
+    from src.registry import MODELS, RUNTIMES
+
+    out = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "train.py"), "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert not {"torch", "tensorflow", "pytorch_lightning"} & imported  # help is instant
+    text = out.stdout
+    assert text.startswith("graphduel: ") and "schema/" not in text  # Hydra's internal groups stay hidden
+    for name, rt in RUNTIMES.items():
+        assert f"{name}" in text and rt.what in text
+    for m in MODELS:
+        for f in dataclasses.fields(models.spec(m).Config):
+            if f.name not in ("name", "optimizer"):
+                default = getattr(models.spec(m).Config(), f.name)
+                assert f"model.{f.name}={'null' if default is None else default}" in text, (m, f.name)
+    for f in dataclasses.fields(TrainerConfig):
+        assert f"trainer.{f.name}=" in text and f.metadata["help"] in text, f.name
+    assert "model.optimizer.lr=1e-06" in text and "model.optimizer.lr=0.0001" in text  # each model's own
+    examples = text.split("Examples:")[1].splitlines()
+    assert sum(line.strip().startswith("python train.py") for line in examples) >= 5
+
+
+def test_a_slow_start_says_what_it_is_doing(tmp_path):
+    out = run_cli("runtime=tf_function", "trainer.max_steps=3", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert lines[0] == "graphduel: two_layer on tf_function: importing tensorflow..."  # before the import
+    assert "tracing the step into a graph (tf.function)" in out.stderr

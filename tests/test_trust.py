@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, env_without_full_error, losses, train
+from helpers import ROOT, env_without_full_error, losses, one_line_error, train
 
 
 def cli(*args, cwd=ROOT, timeout=600):
@@ -14,11 +14,6 @@ def cli(*args, cwd=ROOT, timeout=600):
                           timeout=timeout, env=env_without_full_error())
 
 
-def one_line_error(out):
-    assert "Traceback" not in out.stderr + out.stdout
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    return lines[0]
 
 
 def snapshot(d):
@@ -72,7 +67,7 @@ def test_a_sweep_directory_given_to_resume_names_its_jobs(tmp_path):
     out = cli(f"resume={sweep}", "trainer.max_steps=4")
     assert out.returncode == 2
     line = one_line_error(out)
-    assert "sweep" in line and "2 jobs" in line and str(sweep / "0_two_layer_lightning") in line
+    assert "sweep" in line and "2 jobs" in line and str(sweep / "0_two_layer_lightning_seed=0") in line
 
 
 def test_a_single_run_refused_at_start_leaves_no_directory(tmp_path):
@@ -94,10 +89,10 @@ def test_a_sweep_lists_its_refused_jobs(tmp_path):
               f"hydra.sweep.dir={tmp_path}")
     assert out.returncode == 1
     results = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("*/result.json")}
-    assert {k: r["status"] for k, r in results.items()} == {"0_two_layer_lightning": "completed",
-                                                           "1_two_layer_lightning": "failed"}
-    assert "trainer.accelerator=gpu" in results["1_two_layer_lightning"]["error"]
-    assert "1_two_layer_lightning" in (tmp_path / "summary.md").read_text()
+    assert {k: r["status"] for k, r in results.items()} == {"0_two_layer_lightning_accelerator=cpu": "completed",
+                                                           "1_two_layer_lightning_accelerator=gpu": "failed"}
+    assert "trainer.accelerator=gpu" in results["1_two_layer_lightning_accelerator=gpu"]["error"]
+    assert "1_two_layer_lightning_accelerator=gpu" in (tmp_path / "summary.md").read_text()
 
 
 # -- every sweep form, checked up front -----------------------------------------------------------

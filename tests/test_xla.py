@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import ROOT, compose_cfg, env_without_full_error, losses, scalars, train
+from helpers import ROOT, compose_cfg, env_without_full_error, scalars, train
 from src.problem import make_problem
 
 STEPS = 40  # DynamicNet's first 40 depths hold every depth 0..3 (asserted below)
@@ -63,14 +63,14 @@ def test_jax_jit_donates_its_buffers_and_never_the_problems():
     assert all(np.array_equal(before[k], v) for k, v in problem.weights.items())  # the Problem's own arrays
 
 
-def test_the_plain_jax_loop_computes_jax_jits_curve(tmp_path):
+def test_the_plain_jax_loop_computes_jax_jits_curve():
     """The model's two ways through the depth (a Python loop op by op; fori_loop + cond compiled) agree."""
+    from src.parity import curve
     from src.reference import jax_loop
 
-    train(tmp_path, "model=dynamic", "runtime=jax_jit", "trainer.precision=64", f"trainer.max_steps={STEPS}")
     plain = []
     jax_loop.run(make_problem(compose_cfg("model=dynamic", "trainer.precision=64")), STEPS, 1, plain.append)
-    np.testing.assert_allclose(plain, losses(tmp_path), rtol=1e-12)
+    np.testing.assert_allclose(plain, curve("dynamic", "jax_jit", 0, 64, STEPS), rtol=1e-12)
 
 
 def _run_script(code: str, tmp_path, env=None):

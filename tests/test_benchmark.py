@@ -57,13 +57,13 @@ def test_bench_measures_every_runtime_against_its_plain_loop(tmp_path):
 def test_bench_sets_jax_jit_against_the_plain_jax_loop(tmp_path):
     out = bench(tmp_path, "--models", "dynamic", "--runners", "jax_loop,jax_jit")
     assert out.returncode == 0, out.stderr[-2000:]
-    rows = {r["runner"]: r for r in json.loads((tmp_path / "bench.json").read_text())}
+    rows = {r["runner"]: r for r in json.loads((tmp_path / "bench.json").read_text())["rows"]}
     assert rows["jax_loop"]["ratio_to_plain"] == 1.0
     assert rows["jax_jit"]["ratio_to_plain"] == pytest.approx(
         rows["jax_jit"]["ms_per_step"] / rows["jax_loop"]["ms_per_step"])
     # The same 23 steps from the same start, op by op or compiled: the same loss, up to float32 rounding.
     assert rows["jax_jit"]["final_loss"] == pytest.approx(rows["jax_loop"]["final_loss"], rel=1e-4)
-    assert "| dynamic | 100 | 64 | jax_jit | jax | static |" in (tmp_path / "bench.md").read_text()
+    assert "| dynamic | 100 | 64 | 1 | jax_jit | jax | static |" in (tmp_path / "bench.md").read_text()
 
 
 def test_scaling_mode_writes_a_plot_and_a_table(tmp_path):

@@ -52,6 +52,15 @@ def test_tensorflow_static_runtimes_build_one_graph_in_setup(tmp_path, runtime, 
     assert dict(s["graph/compile_ms"])[0] > 0 and dict(s["graph/nodes"])[0] > 10
 
 
+@pytest.mark.parametrize("runtime", ["tf_xla", "jax_jit"])
+def test_xla_runtimes_trace_and_compile_once_in_setup(tmp_path, runtime):
+    """One trace, then one XLA compile (its time added to the build, not counted again), both before step 1."""
+    result, s = _run(tmp_path, runtime)
+    assert result["compiles"] == 1
+    assert [(b["step"], b["what"]) for b in result["builds"]] == [(0, "trace"), (0, "XLA compile")]
+    assert all(b["ms"] > 0 for b in result["builds"]) and dict(s["graph/nodes"])[0] > 10
+
+
 def test_torch_compile_builds_one_graph_per_depth_when_it_first_runs(tmp_path):
     result, s = _run(tmp_path, "lightning_compile")
     depths = make_problem(compose_cfg("model=dynamic")).input_columns(0, STEPS)["depth"].tolist()

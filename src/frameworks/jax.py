@@ -111,3 +111,40 @@ def sgd(problem, params: dict, buffers: dict, grads: dict) -> tuple[dict, dict]:
         return {k: w - lr * grads[k] for k, w in params.items()}, buffers
     buffers = {k: mom * buffers[k] + grads[k] for k in params}
     return {k: w - lr * buffers[k] for k, w in params.items()}, buffers
+
+
+def equations(jaxpr) -> int:
+    """The equations of a (closed) jaxpr, those of the jaxprs inside it (a loop's body, a cond's branches)
+    included: the size of the graph jax.jit traced, as graph_nodes counts a GraphDef's nodes."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    n = 0
+    for eqn in jaxpr.eqns:
+        n += 1
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                if hasattr(getattr(sub, "jaxpr", sub), "eqns"):
+                    n += equations(sub)
+    return n
+
+
+def step_graph(traced, args: tuple, names: tuple):
+    """The jaxpr jax.jit traced, as a GraphDef for TensorBoard's Graphs tab, laid out as TensorFlow lays out
+    its own: each argument under its group (`names`, one per argument: parameters/, momentum/, data/,
+    inputs/), then forward/, gradients/ (what value_and_grad's transpose added) and update/, by the name
+    stack JAX records for each equation (train_step's named scopes).  A loop or cond is one node."""
+    from tensorboard.compat.proto.graph_pb2 import GraphDef
+
+    graph, source = GraphDef(), {}
+    leaves = jax.tree_util.tree_flatten_with_path(args)[0]
+    for var, (path, _) in zip(traced.jaxpr.jaxpr.invars, leaves):
+        group, key = names[path[0].idx], "/".join(str(getattr(k, "key", k)) for k in path[1:])
+        source[var] = f"{group}/{key}"
+        graph.node.add(name=source[var], op="Placeholder")
+    for i, eqn in enumerate(traced.jaxpr.jaxpr.eqns):
+        stack = str(eqn.source_info.name_stack)
+        scope = "update" if stack.startswith("update") else "gradients" if "transpose(" in stack else "forward"
+        name = f"{scope}/{eqn.primitive.name}_{i}"
+        graph.node.add(name=name, op=eqn.primitive.name,
+                       input=[source[v] for v in eqn.invars if not hasattr(v, "val")])  # a literal: no node
+        source.update((v, name) for v in eqn.outvars)
+    return graph

@@ -10,6 +10,7 @@ measurable speed difference on a CPU; on a GPU, memory is what is short)."""
 from __future__ import annotations
 
 import importlib
+import time
 
 import numpy as np
 
@@ -19,17 +20,32 @@ from src.registry import model_module
 from src.runtimes.base import train_loop
 
 
-def compile_step(problem, model, params, buffers, data):
+def compile_step(problem, model, params, buffers, data, recorder=None):
     """The jitted training step compiled for these arguments: step(params, buffers, data, inputs) ->
-    (params, buffers, loss).  Python runs `train_step` once, to trace it."""
+    (params, buffers, loss).  Python runs `train_step` once, to trace it.  The recorder, if given, is told
+    of the two builds: the trace (and lowering to StableHLO), with its jaxpr's size, and XLA's compile."""
 
     def train_step(params, buffers, data, inputs):
-        loss, grads = jax.value_and_grad(model.loss)(params, data, inputs, problem)
-        params, buffers = jaxw.sgd(problem, params, buffers, grads)
+        with jax.named_scope("forward"):  # value_and_grad's backward is marked transpose(...) within it
+            loss, grads = jax.value_and_grad(model.loss)(params, data, inputs, problem)
+        with jax.named_scope("update"):
+            params, buffers = jaxw.sgd(problem, params, buffers, grads)
         return params, buffers, loss
 
     example = {k: np.int32(0) for k in problem.input_columns(0, 0)}
-    return jax.jit(train_step, donate_argnums=(0, 1)).lower(params, buffers, data, example).compile()
+    t = time.perf_counter()
+    traced = jax.jit(train_step, donate_argnums=(0, 1)).trace(params, buffers, data, example)
+    lowered = traced.lower()
+    t_lowered = time.perf_counter()
+    if recorder is not None:
+        recorder.graph_built(t_lowered - t, "trace", nodes=jaxw.equations(traced.jaxpr))
+        graph = jaxw.step_graph(traced, (params, buffers, data, example), ("parameters", "momentum", "data", "inputs"))
+        recorder.write_graph(graph.SerializeToString())
+        recorder.status("compiling the step with XLA (jax.jit)...")
+    compiled = lowered.compile()
+    if recorder is not None:
+        recorder.graph_built(time.perf_counter() - t_lowered, "XLA compile", count=False)
+    return compiled
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
@@ -41,7 +57,8 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     with jaxw.precision(problem):
         state = {"params": jaxw.arrays(problem.weights, dev), "buffers": jaxw.momentum_buffers(problem, dev)}
         data = jaxw.arrays(problem.data, dev)
-        step = compile_step(problem, model, state["params"], state["buffers"], data)
+        recorder.status("tracing the step (jax.jit)...")
+        step = compile_step(problem, model, state["params"], state["buffers"], data, recorder)
 
         def run(inputs: dict) -> float:
             state["params"], state["buffers"], loss = step(

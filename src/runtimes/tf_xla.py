@@ -9,6 +9,7 @@ back: the compile (0.3-1.3 s here) is setup, and step 1 is a step like the other
 from __future__ import annotations
 
 import importlib
+import time
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
@@ -23,14 +24,22 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     with tf.device(tfw.device(accelerator)):
         net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
         step = tf.function(net.step, input_signature=net.input_signature(), jit_compile=True)
-        graph = step.get_concrete_function().graph  # traced here, as part of the setup
+        watch = tfw.TraceWatch(step, recorder)
+        recorder.status("tracing the step into a graph (tf.function)...")
+        graph = watch.trace().graph  # traced here, as part of the setup
         recorder.write_graph(graph.as_graph_def().SerializeToString())
 
         def run(inputs):
-            return float(step({k: tf.constant(v, tf.int32) for k, v in inputs.items()}))
+            t = time.perf_counter()
+            loss = float(step({k: tf.constant(v, tf.int32) for k, v in inputs.items()}))
+            watch.check(time.perf_counter() - t)
+            return loss
 
         weights, momentum = net.state()
+        recorder.status("compiling the step with XLA (jit_compile=True)...")
+        t = time.perf_counter()
         run({k: 0 for k in problem.input_columns(0, 0)})  # XLA compiles here; the step it ran is undone
+        recorder.graph_built(time.perf_counter() - t, "XLA compile", count=False)  # with one step, ~1 ms
         for k, v in weights.items():
             net.params[k].assign(v)
         for k, v in momentum.items():

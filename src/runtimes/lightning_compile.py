@@ -1,8 +1,11 @@
 """The lightning runtime with the model under torch.compile: PyTorch's static graph, one per step kind.
 
-torch.compile specialises on Python ints (dynamic=False), so each DynamicNet depth is its own graph.
-All of them are compiled before the loop, on the device, by a warm-up forward and backward at every
-kind of step the run will see: compile time counts as setup, not as the first steps' time."""
+Python ints are symbolic (dynamic=True), so a step input that only picks data (rnn's batch index) never
+recompiles, while one whose value shapes the graph, a loop's trip count (DynamicNet's depth), is still
+specialised by dynamo (range() needs the value): one graph per depth.  dynamic=False would specialise the
+batch index too: one graph per batch of rnn's pool, past torch's recompile limit (8), after which it
+silently runs eagerly.  All of them are compiled before the loop, on the device, by a warm-up forward and
+backward at every kind of step the run will see: compile time counts as setup, not as the first steps' time."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +29,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     recorder.start(accelerator)
 
     def compile_all(module) -> None:
-        compiled = torch.compile(module.net.loss, dynamic=False)
+        compiled = torch.compile(module.net.loss, dynamic=True)
         for inputs in _kinds(problem, cfg.trainer.max_steps):
             compiled(inputs).backward()  # compiles forward and backward
         module.net.zero_grad(set_to_none=False)  # the warm-up's gradients are not a training step's

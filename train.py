@@ -16,6 +16,7 @@ from src import cli  # noqa: E402
 from src.config import register_configs  # noqa: E402
 from src.errors import ConfigError, GraphduelError  # noqa: E402
 from src.interrupt import Interrupted  # noqa: E402
+from src.requeue import preempted, resume_dir  # noqa: E402
 from src.run import is_rank_zero, run  # noqa: E402
 
 register_configs()
@@ -25,11 +26,17 @@ register_configs()
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    # A requeued cluster job (preempted, or at its time limit) continues from its own checkpoint.
+    cfg.resume = cfg.resume or resume_dir(hydra_cfg.runtime.output_dir)
     try:
         run(cfg, hydra_cfg.runtime.output_dir, list_refused=sweep)
     except Interrupted as e:
+        if preempted(e):  # a cluster job warned of its end: requeued (exits here) or not
+            return  # not requeued: result.json says interrupted, and the sweep summary lists it
+        # In a submitit job, argv[0] is submitit's script: name ours.
+        script = sys.argv[0] if sys.argv[0].endswith("train.py") else os.path.join(ROOT, "train.py")
         print(f"graphduel: {e}; its checkpoint and logs are saved.\n"
-              f"  resume with: python {sys.argv[0]} resume={hydra_cfg.runtime.output_dir}", file=sys.stderr)
+              f"  resume with: python {script} resume={hydra_cfg.runtime.output_dir}", file=sys.stderr)
         sys.exit(e.exit_code)
     except GraphduelError as e:
         if isinstance(e, ConfigError) and not sweep:

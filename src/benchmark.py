@@ -70,6 +70,8 @@ def measure(spec: dict) -> dict:
             ends = _event_wall_times(run_dir)
         logged = [v for _, v in scalars["time/step_ms"]]
         out.update(setup_s=result["setup_s"], import_s=result["import_s"], final_loss=result["final_loss"],
+                   builds=result["compiles"], build_s=result["compile_s"],
+                   elapsed_s=[v for _, v in sorted(scalars["time/elapsed_s"])],
                    # Like for like: the mean of the logged step times over the same blocks.
                    logged_step_ms=statistics.median(
                        statistics.fmean(logged[a + 1:b + 1]) for a, b in _blocks(spec)))
@@ -138,12 +140,30 @@ def with_ratios(rows: list[dict]) -> list[dict]:
         r["ratio_to_plain"] = r["ms_per_step"] / ref["ms_per_step"] if ok else None
         if r.get("logged_step_ms") and "error" not in r:
             r["logged_vs_measured"] = r["logged_step_ms"] / r["ms_per_step"] - 1
+    # A static runtime against the dynamic runtime of its framework at the same size: the step from which
+    # its total time (setup, builds, steps) stays below (src/summary.py break_even).
+    from src.summary import break_even
+
+    for r in rows:
+        spec = _SPECS.get(r["runner"])
+        if spec is None or spec.graph != "static" or "error" in r:
+            continue
+        for other in rows:
+            o = _SPECS.get(other["runner"])
+            if (o and o.framework == spec.framework and o.graph == "dynamic" and "error" not in other
+                    and (other["model"], other["hidden"], other["batch"]) == (r["model"], r["hidden"], r["batch"])):
+                step, projected = break_even(r["elapsed_s"], other["elapsed_s"], r["ms_per_step"],
+                                             other["ms_per_step"])
+                r["break_even"] = (str(step) if step is not None else
+                                   f"never (~{projected:,.0f})" if projected is not None else "never")
+                r["break_even_vs"] = other["runner"]
     return rows
 
 
 def table(rows: list[dict]) -> str:
     head = ["model", "hidden", "batch", "runner", "framework", "graph", "ms/step", "x plain loop",
-            "logged ms/step", "logged vs measured", "setup s", "import s", "peak MB"]
+            "logged ms/step", "logged vs measured", "setup s", "builds", "build s", "breaks even at step",
+            "import s", "peak MB"]
 
     def f(v, spec):
         return "" if v is None else format(v, spec)
@@ -156,7 +176,8 @@ def table(rows: list[dict]) -> str:
         lines.append("| " + " | ".join([
             r["model"], str(r["hidden"]), str(r["batch"]), r["runner"], FRAMEWORK[r["runner"]], GRAPH[r["runner"]],
             f(r["ms_per_step"], ".3f"), f(r.get("ratio_to_plain"), ".2f"), f(r.get("logged_step_ms"), ".3f"),
-            f(r.get("logged_vs_measured"), "+.1%"), f(r["setup_s"], ".2f"), f(r["import_s"], ".2f"),
+            f(r.get("logged_vs_measured"), "+.1%"), f(r["setup_s"], ".2f"), f(r.get("builds"), "d"),
+            f(r.get("build_s"), ".2f"), r.get("break_even", ""), f(r["import_s"], ".2f"),
             f(r["peak_rss_mb"], ".0f")]) + " |")
     return "\n".join(lines)
 

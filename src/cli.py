@@ -34,6 +34,9 @@ def preflight(argv: list[str]) -> list[str]:
     from src.hydra_private import args_parser
 
     args = args_parser().parse_args(argv[1:])
+    if args.help:
+        print(help_text())
+        sys.exit(0)
     if any(getattr(args, flag, None) for flag in _INFO_FLAGS):
         return argv
     overrides = list(args.overrides)
@@ -240,6 +243,76 @@ def _dotted(d: dict, prefix: str = "") -> list[str]:
 
 def _first_line(e: BaseException) -> str:
     return next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+
+
+def help_text() -> str:
+    """python train.py --help: what graphduel does, the config groups with their options, every key with its
+    meaning and default (from the schemas: written once, in code), and examples."""
+    import dataclasses
+    import importlib
+
+    from src import models
+    from src.config import CONF_DIR, Config, DataConfig, TrainerConfig
+    from src.registry import MODELS, RUNTIMES
+
+    def keys(obj, prefix: str, skip=("name",)) -> list[str]:
+        """One line per key of a config object (a default instance of its schema), nested ones dotted."""
+        out = []
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.name in skip:
+                continue
+            if dataclasses.is_dataclass(value):
+                out += keys(value, f"{prefix}{f.name}.", skip=())
+            else:
+                out.append(_key_line(f"{prefix}{f.name}", value, f.metadata.get("help", "")))
+        return out
+
+    experiments = sorted(p.stem for p in Path(CONF_DIR).glob("experiment/*.yaml"))
+    lines = [
+        "graphduel: train a small network under a runtime and see what a static computation graph buys and",
+        "costs against a dynamic one: loss and timing of every step in TensorBoard, the graphs each runtime",
+        "built, and a summary at the end.",
+        "",
+        "usage: python train.py [group=option] [key=value] ...          one run (its directory: outputs/)",
+        "       python train.py -m key=a,b [key=value] ...               a sweep: every combination, then a summary",
+        "       python train.py experiment=static_vs_dynamic             every model under every runtime",
+        "",
+        "Config groups (group=option):",
+        f"  model=       {', '.join(MODELS)}   (default two_layer)",
+        *[f"    {m:<12} {(importlib.import_module(f'src.models.{m}').__doc__ or '').strip()}" for m in MODELS],
+        f"  runtime=     {', '.join(RUNTIMES)}   (default lightning)",
+        *[f"    {name:<18} {rt.framework:<10} {rt.graph:<7}  {rt.what}" for name, rt in RUNTIMES.items()],
+        f"  experiment=  {', '.join(experiments)}",
+        "  hydra/launcher=  basic (default: one job after another), joblib (in parallel here), submitit_local,",
+        "                   submitit_slurm (a Slurm cluster: docs/cluster.md)",
+        "",
+        "Keys (key=value), with their defaults:",
+        *[line for m in MODELS for line in [f"  model={m}:", *keys(models.spec(m).Config(), "    model.")]],
+        "  trainer:",
+        *keys(TrainerConfig(), "    trainer."),
+        "  data:",
+        *keys(DataConfig(), "    data."),
+        *keys(Config(), "  ", skip=("model", "runtime", "trainer", "data")),
+        "",
+        "Examples:",
+        "  python train.py                                         two_layer under lightning, 500 steps",
+        "  python train.py model=dynamic runtime=tf_session        DynamicNet as one static TF graph",
+        "  python train.py trainer.precision=64 runtime=tf_function    float64 end to end",
+        "  python train.py -m runtime=lightning,lightning_compile model.hidden=100,1000",
+        "  python train.py experiment=static_vs_dynamic trainer.max_steps=200",
+        "  python train.py resume=outputs/<date>/<run> trainer.max_steps=1000   continue a run",
+        "  tensorboard --logdir outputs                            every run's charts, graphs and HParams",
+        "",
+        "A misspelled key or a bad value is refused in one line, before anything runs.",
+        "More: python train.py --cfg job (the composed config), --hydra-help (Hydra's own flags), README.md, docs/.",
+    ]
+    return "\n".join(lines)
+
+
+def _key_line(key: str, default, text: str) -> str:
+    shown = "null" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+    return f"{key + '=' + shown:<42} {text}".rstrip()
 
 
 def main_guard(argv: list[str]) -> list[str]:

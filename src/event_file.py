@@ -77,19 +77,29 @@ def _value_prefix(tag: str) -> bytes:
 
 _FLOAT = struct.Struct("<f")
 _DOUBLE = struct.Struct("<d")
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _pack_float32(v: float) -> bytes:
+    """float32, as TensorBoard's simple values are; a float64 value beyond its range becomes +-inf (struct
+    would refuse it, and a diverging float64 loss gets there before it is infinite)."""
+    if abs(v) > _FLOAT32_MAX and v == v:
+        v = float("inf") if v > 0 else float("-inf")
+    return _FLOAT.pack(v)
 
 
 @functools.lru_cache(maxsize=None)
 def _double_prefix(tag: str, with_metadata: bool) -> tuple[bytes, bytes]:
     """Summary.value holding Value{tag, tensor: a float64 scalar (DT_DOUBLE, one double_val)} and, the first
-    time a file holds the tag, the metadata that tells TensorBoard it is a scalar: the bytes before the
-    8 bytes of the double, and after them."""
+    time a file holds the tag, metadata naming graphduel's own plugin: the bytes before the 8 bytes of the
+    double, and after them.  TensorBoard's default (Rust) loader shows no float64 scalars, so these are
+    kept for graphduel's readers (the parity tools) and out of the dashboards, which show the float32 twin."""
     raw = tag.encode()
     tag_field = b"\x0a" + _varint(len(raw)) + raw
     tensor = b"\x08\x02" + b"\x12\x00" + b"\x32\x08"  # dtype DT_DOUBLE, shape [], packed double_val: 8 bytes
     meta = b""
-    if with_metadata:  # SummaryMetadata{plugin_data{plugin_name: "scalars"}, data_class: DATA_CLASS_SCALAR}
-        plugin = b"\x0a\x07scalars"
+    if with_metadata:  # SummaryMetadata{plugin_data{plugin_name: "graphduel"}, data_class: DATA_CLASS_SCALAR}
+        plugin = b"\x0a\x09graphduel"
         meta_body = b"\x0a" + _varint(len(plugin)) + plugin + b"\x20\x01"
         meta = b"\x4a" + _varint(len(meta_body)) + meta_body
     body_len = len(tag_field) + 1 + 1 + len(tensor) + 8 + len(meta)
@@ -119,8 +129,9 @@ class EventFileWriter:
     def scalars(self, step: int, values: dict[str, float], wall_time: float | None = None,
                 doubles: dict[str, float] | None = None) -> None:
         """One event holding every value of a step (same bytes as Event(summary=Summary(...))): `values` as
-        float32 simple values, `doubles` as float64 scalar tensors (a float64 run's loss, to the last digit)."""
-        parts = [_value_prefix(tag) + _FLOAT.pack(v) for tag, v in values.items()]
+        float32 simple values, `doubles` as float64 scalar tensors (a float64 run's loss, to the last digit:
+        see _double_prefix)."""
+        parts = [_value_prefix(tag) + _pack_float32(v) for tag, v in values.items()]
         for tag, v in (doubles or {}).items():
             before, after = _double_prefix(tag, tag not in self._described)
             self._described.add(tag)

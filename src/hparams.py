@@ -1,29 +1,56 @@
-"""TensorBoard HParams tab: each run's settings at its start, its status and final metrics at its end.
+"""TensorBoard's HParams tab: each run's settings at its start, its status and final metrics at its end.
 
-Built from tensorboard's protos directly: its v1 `hparams.summary` module imports TensorFlow."""
+Built from tensorboard's protos directly (its v1 `hparams.summary` module imports TensorFlow).  Read at a
+glance: a row is named by its run (the session's group name is left empty, so TensorBoard uses the run's
+name, which carries what a sweep varied), and the columns shown by default are the settings that tell runs
+apart.  TensorBoard shows the first five hparams marked `differs` (sorted by name) and the first five
+metrics: `differs` marks model, runtime, framework and graph, and whatever the sweep varied."""
 from __future__ import annotations
+
+import time
 
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
-from tensorboard.plugins.hparams import summary_v2 as hp
 
-# result.json fields shown as metrics; logged as `hparams/<name>` scalars at a run's last step.
-METRICS = ("final_loss", "median_step_ms", "median_compute_ms", "setup_s")
+# (tag, shown as), in the order the HParams table shows them; the run's last value of each tag is its value.
+# train/loss is the run's own loss curve; the others are logged once, at the last step, under trial/.
+METRICS = (("train/loss", "final loss"), ("trial/median_step_ms", "ms/step"),
+           ("trial/median_steady_ms", "ms/step without builds"), ("trial/compiles", "graph builds"),
+           ("trial/compile_s", "build s"), ("trial/setup_s", "setup s"),
+           ("trial/median_compute_ms", "compute ms/step"))
+ALWAYS_DIFFERS = ("model", "runtime", "framework", "graph")
 _STATUS = {"completed": api_pb2.STATUS_SUCCESS, "diverged": api_pb2.STATUS_FAILURE,
            "failed": api_pb2.STATUS_FAILURE, "interrupted": api_pb2.STATUS_RUNNING}
 
 
-def start_summaries(values: dict) -> list[Summary]:
-    """The experiment (which hparams and metrics exist) and this run's values of them."""
+def start_summaries(values: dict, differs: set[str]) -> list[Summary]:
+    """The experiment (which hparams and metrics exist, which to show) and this run's values of them."""
     experiment = api_pb2.Experiment(
-        hparam_infos=[api_pb2.HParamInfo(name=k, type=_type(v)) for k, v in values.items()],
-        metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=f"hparams/{m}"), display_name=m)
-                      for m in METRICS],
+        hparam_infos=[api_pb2.HParamInfo(name=k, type=_type(v), differs=k in differs) for k, v in values.items()],
+        metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=shown)
+                      for tag, shown in METRICS],
     )
-    content = plugin_data_pb2.HParamsPluginData(experiment=experiment, version=metadata.PLUGIN_DATA_VERSION)
-    meta = metadata.create_summary_metadata(content)
     # Every run writes the same experiment; TensorBoard takes the first it finds.
-    return [Summary(value=[Summary.Value(tag=metadata.EXPERIMENT_TAG, metadata=meta)]), hp.hparams_pb(values)]
+    start = plugin_data_pb2.SessionStartInfo(group_name="", start_time_secs=time.time())
+    for k, v in values.items():
+        if isinstance(v, bool):
+            start.hparams[k].bool_value = v
+        elif isinstance(v, (int, float)):
+            start.hparams[k].number_value = v
+        else:
+            start.hparams[k].string_value = str(v)
+    return [_summary(metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
+            _summary(metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start))]
+
+
+def end_summary(status: str) -> Summary:
+    info = plugin_data_pb2.SessionEndInfo(status=_STATUS.get(status, api_pb2.STATUS_UNKNOWN))
+    return _summary(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=info))
+
+
+def _summary(tag: str, content) -> Summary:
+    content.version = metadata.PLUGIN_DATA_VERSION
+    return Summary(value=[Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(content))])
 
 
 def _type(value) -> int:
@@ -32,10 +59,3 @@ def _type(value) -> int:
     if isinstance(value, (int, float)):
         return api_pb2.DATA_TYPE_FLOAT64
     return api_pb2.DATA_TYPE_STRING
-
-
-def end_summary(status: str) -> Summary:
-    info = plugin_data_pb2.SessionEndInfo(status=_STATUS.get(status, api_pb2.STATUS_UNKNOWN))
-    content = plugin_data_pb2.HParamsPluginData(session_end_info=info, version=metadata.PLUGIN_DATA_VERSION)
-    meta = metadata.create_summary_metadata(content)
-    return Summary(value=[Summary.Value(tag=metadata.SESSION_END_INFO_TAG, metadata=meta)])

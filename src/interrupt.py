@@ -31,8 +31,10 @@ class GracefulStop:
         self.signum = signum
 
     def __enter__(self) -> "GracefulStop":
+        from src.requeue import preemption_signal  # a cluster job's warning of its end, too
+
         if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
+            for s in (signal.SIGINT, signal.SIGTERM, *filter(None, [preemption_signal()])):
                 self._previous[s] = signal.signal(s, self._handle)
         return self
 

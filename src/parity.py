@@ -39,7 +39,8 @@ def curve(model: str, runtime: str, seed: int, precision: int, steps: int, *extr
 
         with contextlib.redirect_stdout(io.StringIO()):
             run(cfg, d)
-        return np.array([v for _, v in read_scalars(d)["train/loss"]], dtype=np.float64)
+        scalars = read_scalars(d)  # at float64, the loss to its last digit; else the float32 one
+        return np.array([v for _, v in scalars.get("train/loss_float64", scalars["train/loss"])], dtype=np.float64)
 
 
 def gaps(model: str, seeds, precision: int, steps: int, runtimes=None) -> dict[str, np.ndarray]:

@@ -24,6 +24,7 @@ from src.event_file import EventFileWriter, iter_records, scalar_values
 from src.interrupt import GracefulStop, Interrupted
 
 FLUSH_EVERY = 100  # steps between flushes to the OS: an interrupted run keeps all its steps
+MAX_BUILDS = 100  # builds listed in result.json (all are counted)
 
 
 class Diverged(GraphduelError):
@@ -71,6 +72,17 @@ class Recorder:
         self._events: EventFileWriter | None = None
         self.started = False
         self._scalars: dict = {}
+        # Graph builds (traces, compiles), as the runtime reports them: counted, timed, and the steps
+        # they fell in; for eager runtimes, the nodes of the graph each step rebuilt.
+        self.compiles = 0
+        self.compile_s = 0.0
+        self.builds: list[dict] = []  # the first MAX_BUILDS, with their step, time, kind and reason
+        self.build_steps: set[int] = set()
+        self.nodes: list[int] = []  # graph nodes built per step (eager: every step; static: at builds)
+        self.warnings: list[str] = []
+        self._pending_ms = 0.0  # build time reported since the last step (or before the loop)
+        self._pending_nodes = 0
+        self._elapsed_offset = 0.0  # a resumed run's elapsed time before this session
 
     @property
     def stop_signal(self) -> int | None:
@@ -109,11 +121,19 @@ class Recorder:
             values = scalar_values(event)
             # A step's event holds train/loss and all its other per-step tags; graphs are not kept (the
             # resumed session writes its own), nor the hparams of the earlier session.
-            if 0 < event.step <= step and "train/loss" in values:
+            if 0 <= event.step <= step and ("train/loss" in values or "graph/compiles" in values):
                 kept.append(payload)
-                self.losses.append(values["train/loss"])
+                self.compiles = int(values.get("graph/compiles", self.compiles))
+                self.compile_s += values.get("graph/compile_ms", 0.0) / 1e3
+                self._elapsed_offset = values.get("time/elapsed_s", self._elapsed_offset)
+                if values.get("graph/compile_ms"):
+                    self.build_steps.add(event.step)
+                if "train/loss" not in values:
+                    continue  # the setup (step 0): its builds, no step
+                self.losses.append(values.get("train/loss_float64", values["train/loss"]))
                 self.step_ms.append(values["time/step_ms"])
                 self.compute_ms.append(values["time/compute_ms"])
+                self.nodes.append(int(values.get("graph/nodes", 0)))
         writer = self._writer()
         for payload in kept:
             writer.write_payload(payload)
@@ -123,10 +143,70 @@ class Recorder:
         self.step_no = self.checkpoint_step = step
 
     # -- called by runtimes --------------------------------------------------------------
-    def write_graph(self, graph_def_bytes: bytes) -> None:
-        """A serialized GraphDef for TensorBoard's Graphs tab."""
-        if self.enabled:
+    def graph_built(self, seconds: float, what: str, reason: str | None = None, nodes: int = 0,
+                    count: bool = True) -> dict:
+        """A graph build: a static graph built, a function traced or retraced, a graph compiled.  Reported
+        before the loop, it is the setup's (TensorBoard step 0); inside the loop, it belongs to the step in
+        flight, whose compute_ms then excludes it (the build happened inside the step's computation).
+        count=False adds time to a build counted already (torch.compile's lazily compiled backward)."""
+        self.compiles += count
+        self.compile_s += seconds
+        self._pending_ms += seconds * 1e3
+        self._pending_nodes += nodes
+        step = self.step_no + 1 if self._t_last is not None else self.step_no  # in flight, or the setup
+        self.build_steps.add(step)
+        build = {"step": step, "ms": round(seconds * 1e3, 3), "what": what, "reason": reason}
+        if len(self.builds) < MAX_BUILDS:
+            self.builds.append(build)
+        return build  # the runtime may add its reason later, once the framework has it
+
+    def graph_nodes(self, nodes: int) -> None:
+        """An eager step's graph, rebuilt this step: its nodes (autograd nodes, or ops run and recorded)."""
+        self._pending_nodes += nodes
+
+    def status(self, text: str) -> None:
+        """A word on what a slow part of the run is doing now (importing, building, tracing, compiling): on
+        the progress bar once there is one, else a line of its own.  Silent without a progress bar."""
+        if not self.enabled or not self.cfg.trainer.progress_bar:
+            return
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=True)
+        else:
+            print(f"graphduel: {text}", file=sys.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        """Something the user must know about the run (a compile that fell back to eager, say): in
+        result.json, the summary, and on stderr now."""
+        if text not in self.warnings:
+            self.warnings.append(text)
+            if self.enabled:
+                print(f"graphduel: warning: {text}", file=sys.stderr, flush=True)
+
+    def write_graph(self, graph_def_bytes: bytes, tag: str | None = None) -> None:
+        """A serialized GraphDef for TensorBoard's Graphs tab: the run's graph, or with a `tag` one more graph
+        the tab's Tag menu offers (say, the graph of each DynamicNet depth)."""
+        if not self.enabled:
+            return
+        if tag is None:
             self._writer().write(Event(wall_time=time.time(), graph_def=graph_def_bytes))
+            return
+        from tensorboard.compat.proto.config_pb2 import RunMetadata
+        from tensorboard.compat.proto.graph_pb2 import GraphDef
+        from tensorboard.compat.proto.summary_pb2 import DataClass, SummaryMetadata
+        from tensorboard.compat.proto.tensor_pb2 import TensorProto
+        from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+        from tensorboard.compat.proto.types_pb2 import DT_STRING
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        run_metadata = RunMetadata()
+        run_metadata.function_graphs.add().pre_optimization_graph.CopyFrom(GraphDef.FromString(graph_def_bytes))
+        meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="graph_run_metadata_graph",
+                                                                      content=b"1"),
+                               data_class=DataClass.DATA_CLASS_BLOB_SEQUENCE)
+        tensor = TensorProto(dtype=DT_STRING, tensor_shape=TensorShapeProto(),
+                             string_val=[run_metadata.SerializeToString()])
+        self._writer().write(Event(wall_time=time.time(), step=self.step_no,
+                                   summary=Summary(value=[Summary.Value(tag=tag, metadata=meta, tensor=tensor)])))
 
     def loop_start(self, first_step: int = 0) -> None:
         """Marks the start of the training loop; step timings are measured from here on."""
@@ -137,8 +217,15 @@ class Recorder:
             self._scalars = {tag: col.tolist() for tag, col in
                              self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
         self._first = first_step
-        for summary in hparams.start_summaries(self.hparams()):
+        from src.sweeps import differing_hparams, swept_keys
+
+        for summary in hparams.start_summaries(self.hparams(), differing_hparams(swept_keys())):
             self._writer().write(Event(wall_time=time.time(), summary=summary))
+        if first_step == 0:  # the setup, as step 0: the graphs built before the first step, its time
+            self._writer().scalars(0, {"graph/compiles": self.compiles, "graph/compile_ms": self._pending_ms,
+                                     "graph/nodes": self._pending_nodes,
+                                     "time/elapsed_s": time.perf_counter() - self._t_start})
+            self._pending_ms, self._pending_nodes = 0.0, 0
         if self.cfg.trainer.progress_bar:
             from tqdm import tqdm
 
@@ -155,13 +242,27 @@ class Recorder:
         self.step_no += 1
         if self.setup_s is None:
             self.setup_s = now - self._t_start
+        in_step_ms = self._pending_ms if self.step_no in self.build_steps else 0.0  # builds inside this step
+        compute_ms = max(compute_ms - in_step_ms, 0.0)
         self.losses.append(loss)
         self.step_ms.append(step_ms)
         self.compute_ms.append(compute_ms)
-        values = {"time/step_ms": step_ms, "time/compute_ms": compute_ms}
+        self.nodes.append(self._pending_nodes)
+        values = {"time/step_ms": step_ms, "time/compute_ms": compute_ms,
+                  "time/elapsed_s": self._elapsed_offset + (now - self._t_start),
+                  "graph/compiles": self.compiles, "graph/compile_ms": self._pending_ms,
+                  "graph/nodes": self._pending_nodes}
+        self._pending_ms, self._pending_nodes = 0.0, 0
         for tag, col in self._scalars.items():
             values[tag] = col[self.step_no - 1 - self._first]
-        self._events.scalars(self.step_no, values, doubles={"train/loss": loss})
+        # TensorBoard opens its first two groups of charts (sorted by name, capitals first): "Overview" holds
+        # what to look at first, the loss on a log scale (it falls from 3e7 to 1e-5) and the step time.
+        values["Overview/loss_log10"] = math.log10(loss) if loss > 0 else float("nan")
+        values["Overview/step_ms"] = step_ms
+        values["train/loss"] = loss
+        # At float64, the loss to its last digit too (TensorBoard's dashboards show the float32 one).
+        doubles = {"train/loss_float64": loss} if self.info["precision"] == 64 else None
+        self._events.scalars(self.step_no, values, doubles=doubles)
         if not math.isfinite(loss):
             from src import models
 
@@ -197,8 +298,8 @@ class Recorder:
         self._write(result)
         if self._events is not None:
             # The HParams tab's metrics: the run's final numbers, as scalars at its last step.
-            self._events.scalars(self.step_no, {f"hparams/{k}": result[k] for k in hparams.METRICS
-                                                if result[k] is not None})
+            self._events.scalars(self.step_no, {tag: result[tag.split("/")[1]] for tag, _ in hparams.METRICS
+                                                if tag.startswith("trial/") and result[tag.split("/")[1]] is not None})
             self._events.write(Event(wall_time=time.time(), summary=hparams.end_summary(status)))
             self._events.close()
         return result
@@ -228,6 +329,15 @@ class Recorder:
             "final_loss": self.losses[-1] if self.losses else None,
             "median_step_ms": median(self.step_ms),
             "median_compute_ms": median(self.compute_ms),
+            # Steady state: the steps that built no graph (a static runtime's first steps of each kind).
+            "median_steady_ms": median([ms for i, ms in enumerate(self.step_ms, self.step_no - len(self.step_ms) + 1)
+                                        if i not in self.build_steps]),
+            "compiles": self.compiles,
+            "compile_s": self.compile_s,
+            "nodes_per_step": median(self.nodes),
+            "elapsed_s": None if self._t_last is None else self._elapsed_offset + (self._t_last - self._t_start),
+            "builds": self.builds,
+            "warnings": self.warnings,
             "setup_s": self.setup_s,
             "import_s": self.import_s,
             "run_dir": self.run_dir,
@@ -284,14 +394,22 @@ def summary_text(result: dict) -> str:
         return "n/a" if v is None else format(v, spec)
 
     r = result
-    return "\n".join([
+    if r["compiles"]:
+        graphs = (f"{r['compiles']} built ({r['compile_s']:.2f} s), then reused: "
+                  f"{fmt(r['median_steady_ms'], '.3f')} ms per step without builds")
+    else:
+        graphs = f"none built ahead; each step built a new one of {fmt(r['nodes_per_step'], '.0f')} nodes"
+    lines = [
         f"graphduel: {r['model']} on {r['runtime']} ({r['framework']}, {r['graph']} graph, "
         f"{r['accelerator']}): {r['status']} after {r['steps']} steps",
         f"  loss        {fmt(r['first_loss'], '.4g')} -> {fmt(r['final_loss'], '.4g')}",
         f"  per step    {fmt(r['median_step_ms'], '.3f')} ms median "
         f"({fmt(r['median_compute_ms'], '.3f')} ms compute)",
+        f"  graphs      {graphs}",
         f"  start       {fmt(r['setup_s'], '.2f')} s setup to the first step, "
         f"after {fmt(r['import_s'], '.2f')} s importing the framework",
+        *[f"  warning     {w}" for w in r.get("warnings") or []],
         f"  logs        {r['run_dir']}",
         f"  view with   tensorboard --logdir {r['run_dir']}",
-    ])
+    ]
+    return "\n".join(lines)

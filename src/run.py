@@ -60,6 +60,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             threads = resolve_threads(cfg)
             recorder = Recorder(run_dir, cfg, framework=rt.framework, graph=rt.graph, threads=threads,
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
+            recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
             runtime = runtimes.load(cfg.runtime.name)
             recorder.runtime_imported()
             runtime.fit(problem, cfg, recorder, threads)

@@ -1,23 +1,33 @@
 """The answer a sweep ends with: one row per job, as a table (csv, md, console) and a plot.
 
-Rebuilt from the jobs' result.json files on disk, so it is right whichever launcher ran the jobs,
-and can be rebuilt after the fact:  python -m src.summary <sweep dir>
+Rebuilt from the jobs' result.json and event files on disk, so it is right whichever launcher ran the
+jobs, and can be rebuilt after the fact:  python -m src.summary <sweep dir>
+
+It answers the seeds' question with numbers: a static graph is built once and then reused, a dynamic
+one is rebuilt every step; so does the static runtime pay for its builds?  For each static runtime's job,
+`break_even_step` is the step from which its total time (setup, graph builds and steps, after the
+framework import) stays below that of the dynamic runtime of the same framework in the same sweep, with
+everything else equal; "never" if it does not within the run, with the step where the steady-state step
+times say it would.
 """
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
+import re
 import sys
 from pathlib import Path
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
-           "median_step_ms", "median_compute_ms", "setup_s", "status"]
+           "median_step_ms", "median_steady_ms", "median_compute_ms", "setup_s", "compiles", "compile_s",
+           "break_even_step", "status"]
 
 
 def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
     rows = []
-    for path in sorted(Path(sweep_dir).glob("**/result.json")):
+    for path in Path(sweep_dir).glob("**/result.json"):
         try:
             r = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
@@ -25,9 +35,76 @@ def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
         r.setdefault("run_dir", str(path.parent))
         r["job"] = str(path.parent.relative_to(sweep_dir))
         rows.append(r)
+    # In job order: 2_... before 10_...
+    rows.sort(key=lambda r: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", r["job"])])
+    _add_break_even(rows)
     return rows
 
 
+# -- break-even ---------------------------------------------------------------------------------------
+def elapsed(run_dir: str) -> list[float]:
+    """Seconds from the end of the framework import to the end of each step (index 0: the setup)."""
+    from src.event_file import read_scalars
+
+    points = dict(read_scalars(run_dir).get("time/elapsed_s", [])) if os.path.isdir(run_dir) else {}
+    return [points[s] for s in range(len(points))] if all(s in points for s in range(len(points))) else []
+
+
+def break_even(static: list[float], dynamic: list[float], static_ms: float | None,
+               dynamic_ms: float | None) -> tuple[int | None, float | None]:
+    """(step, None): from `step` on the static run's total time stays below the dynamic one's; (None,
+    projected step): it does not within the run, but its faster steady state would catch up there;
+    (None, None): never.  Curves are elapsed seconds per step, index 0 the setup."""
+    n = min(len(static), len(dynamic))
+    if n == 0:
+        return None, None
+    behind = [s for s in range(n) if static[s] >= dynamic[s]]
+    if not behind:
+        return 0, None  # ahead from the setup on
+    if behind[-1] < n - 1:
+        return behind[-1] + 1, None
+    if static_ms is None or dynamic_ms is None or static_ms >= dynamic_ms:
+        return None, None
+    gap_ms = (static[n - 1] - dynamic[n - 1]) * 1e3
+    return None, (n - 1) + gap_ms / (dynamic_ms - static_ms)
+
+
+def _overrides(r: dict) -> dict:
+    path = Path(r.get("run_dir", "")) / ".hydra" / "overrides.yaml"
+    try:
+        from omegaconf import OmegaConf
+
+        items = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception:
+        items = []
+    return {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in items if "=" in o}
+
+
+def _add_break_even(rows: list[dict]) -> None:
+    """Pairs each static job with the dynamic job of its framework that differs only in the runtime."""
+    def key(r):
+        o = {k: v for k, v in _overrides(r).items() if k not in ("runtime", "resume")}
+        o.update(model=r.get("model"), seed=str(r.get("seed")))
+        return r.get("framework"), tuple(sorted(o.items()))
+
+    dynamic = {key(r): r for r in rows if r.get("graph") == "dynamic" and r.get("status") == "completed"}
+    for r in rows:
+        r["break_even_step"] = None
+        partner = dynamic.get(key(r))
+        if r.get("graph") != "static" or r.get("status") != "completed" or partner is None:
+            continue
+        step, projected = break_even(elapsed(r["run_dir"]), elapsed(partner["run_dir"]),
+                                     r.get("median_steady_ms"), partner.get("median_steady_ms"))
+        r["break_even_vs"] = partner["runtime"]
+        if step is not None:
+            r["break_even_step"] = step
+        elif projected is not None:
+            r["break_even_step"] = f"never (~{math.ceil(projected):,} projected)"
+        else:
+            r["break_even_step"] = "never"
+
+
+# -- tables ---------------------------------------------------------------------------------------------
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -50,46 +127,81 @@ def table_text(rows: list[dict]) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
 
 
+# -- the plot -----------------------------------------------------------------------------------------
+def _varying(rows: list[dict]) -> dict[str, str]:
+    """job -> the values that vary between its model's jobs, besides the runtime: how to tell them apart."""
+    overrides = {r["job"]: _overrides(r) for r in rows}
+    keys = {k for o in overrides.values() for k in o} - {"model", "runtime"}
+    varying = sorted(k for k in keys if len({o.get(k) for o in overrides.values()}) > 1)
+    return {job: " ".join(f"{k.rsplit('.', 1)[-1]}={o.get(k)}" for k in varying) for job, o in overrides.items()}
+
+
 def plot(rows: list[dict], path: str) -> None:
+    """One row of panels per model: its loss curves (log scale), its total time against the step (where a
+    static runtime pays for its builds), and its steady-state time per step.  A colour per runtime, the
+    same in every panel; static graphs dashed, dynamic solid."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     from src.event_file import read_scalars
+    from src.registry import RUNTIMES
 
-    fig, (ax_loss, ax_ms) = plt.subplots(1, 2, figsize=(13, 5))
-    labels, step_ms, compute_ms = [], [], []
-    for r in rows:
-        label = f"{r.get('model')} / {r.get('runtime')}"
-        curve = read_scalars(r["run_dir"]).get("train/loss", []) if os.path.isdir(r["run_dir"]) else []
-        if curve:  # runtimes in parity draw the same curve: dashes keep both visible
-            style = "--" if r.get("graph") == "static" else "-"
-            ax_loss.plot([s for s, _ in curve], [v for _, v in curve], style, label=label, linewidth=1.2)
-        labels.append(label if r.get("status") == "completed" else f"{label} ({r.get('status')})")
-        step_ms.append(r.get("median_step_ms") or 0.0)
-        compute_ms.append(r.get("median_compute_ms") or 0.0)
-    ax_loss.set(yscale="log", xlabel="step", ylabel="loss (log scale)", title="Loss per step")
-    ax_loss.legend(fontsize=8)
-    y = range(len(rows))
-    ax_ms.barh(y, step_ms, color="tab:blue", label="whole step (median)")
-    ax_ms.barh(y, compute_ms, height=0.4, color="tab:orange", label="forward+backward+update (median)")
-    fastest = {}  # model -> index of its fastest completed job
-    for i, r in enumerate(rows):
-        if r.get("status") == "completed" and r.get("median_step_ms") is not None:
-            j = fastest.get(r.get("model"))
-            if j is None or r["median_step_ms"] < rows[j]["median_step_ms"]:
-                fastest[r.get("model")] = i
-    for i, v in enumerate(step_ms):
-        mark = f"  fastest for {rows[i].get('model')}" if fastest.get(rows[i].get("model")) == i else ""
-        ax_ms.text(v, i, f" {v:.3g} ms{mark}", va="center", fontsize=8, fontweight="bold" if mark else None)
-    ax_ms.set_xlim(0, max(step_ms + [1e-3]) * 1.45)
-    ax_ms.set_yticks(list(y), labels, fontsize=8)
-    ax_ms.invert_yaxis()
-    ax_ms.set(xlabel="ms per step (lower is faster)", title="Time per step")
-    ax_ms.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    models = list(dict.fromkeys(r.get("model") for r in rows))
+    runtimes = [rt for rt in RUNTIMES if any(r.get("runtime") == rt for r in rows)]
+    runtimes += sorted({r.get("runtime") for r in rows} - set(runtimes), key=str)
+    color = {rt: plt.cm.tab10(i % 10) for i, rt in enumerate(runtimes)}
+    style = {"static": "--", "dynamic": "-"}
+    label_of = _varying(rows)
+    fig, axes = plt.subplots(len(models), 3, figsize=(17, 4.2 * len(models)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1, 0.9]})
+    for row_axes, model in zip(axes, models):
+        ax_loss, ax_time, ax_ms = row_axes
+        jobs = [r for r in rows if r.get("model") == model]
+        bars = []
+        for r in jobs:
+            c, ls = color.get(r.get("runtime")), style.get(r.get("graph"), ":")
+            scalars = read_scalars(r["run_dir"]) if os.path.isdir(r.get("run_dir", "")) else {}
+            loss = scalars.get("train/loss", [])
+            if loss:
+                ax_loss.plot([s for s, _ in loss], [v for _, v in loss], ls, color=c, linewidth=1.3)
+            curve = elapsed(r["run_dir"])
+            if curve:
+                ax_time.plot(range(len(curve)), curve, ls, color=c, linewidth=1.3)
+                k = r.get("break_even_step")
+                if isinstance(k, int) and k < len(curve):
+                    ax_time.plot([k], [curve[k]], "o", color=c, markersize=6)
+                    ax_time.annotate(f"breaks even at step {k}", (k, curve[k]), textcoords="offset points",
+                                     xytext=(6, -12), fontsize=8, color=c)
+            name = " ".join(filter(None, [r.get("runtime"), label_of.get(r["job"])]))
+            if r.get("status") != "completed":
+                name += f" ({r.get('status')})"
+            bars.append((name, r.get("median_steady_ms") or r.get("median_step_ms") or 0.0,
+                         r.get("median_compute_ms") or 0.0, c, r.get("graph")))
+        ax_loss.set(yscale="log", xlabel="step", ylabel="loss (log scale)", title=f"{model}: loss per step")
+        ax_time.set(yscale="log", xlabel="step", ylabel="seconds since the framework import (log scale)",
+                    title=f"{model}: total time (setup, graph builds, steps)")
+        y = range(len(bars))
+        ax_ms.barh(y, [b[1] for b in bars], color=[b[3] for b in bars], alpha=0.85,
+                   hatch=None, edgecolor="black", linewidth=0.3)
+        ax_ms.barh(y, [b[2] for b in bars], height=0.35, color="white", alpha=0.6)
+        for i, b in enumerate(bars):
+            ax_ms.text(b[1], i, f" {b[1]:.3g} ms", va="center", fontsize=8)
+        ax_ms.set_yticks(list(y), [b[0] for b in bars], fontsize=8)
+        ax_ms.invert_yaxis()
+        ax_ms.set_xlim(0, max([b[1] for b in bars] + [1e-3]) * 1.35)
+        ax_ms.set(xlabel="ms per step, steady state (white: forward+backward+update)",
+                  title=f"{model}: time per step")
+        for ax in (ax_loss, ax_time):
+            ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=color[rt], linestyle=style.get(RUNTIMES[rt].graph if rt in RUNTIMES else "", ":"),
+                      label=f"{rt} ({RUNTIMES[rt].framework}, {RUNTIMES[rt].graph})" if rt in RUNTIMES else rt)
+               for rt in runtimes]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (4.2 * len(models)) * (1 + (len(handles) - 1) // 4)))
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
@@ -112,6 +224,9 @@ def report(sweep_dir: str | os.PathLike) -> int:
     rows = write_summary(sweep_dir)
     print(f"\ngraphduel sweep summary: {len(rows)} jobs in {Path(sweep_dir).resolve()}")
     print(table_text(rows))
+    for r in rows:
+        for warning in r.get("warnings") or []:
+            print(f"  warning, {r['job']}: {warning}")
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
     print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
     bad = [r for r in rows if r.get("status") != "completed"]

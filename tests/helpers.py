@@ -17,7 +17,7 @@ def train(run_dir, *overrides: str) -> dict:
 
 def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
     """Every scalar series in the run's event files, as TensorBoard itself reads them (its scalars plugin's
-    accumulator: float32 simple values and float64 scalar tensors alike, at full precision)."""
+    accumulator)."""
     from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util
 
@@ -28,8 +28,8 @@ def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
 
 
 def step_tags(run_dir) -> set[str]:
-    """The per-step tags (the hparams/ ones are a run's final numbers, logged once)."""
-    return {tag for tag in scalars(run_dir) if not tag.startswith("hparams/")}
+    """The per-step tags (the trial/ ones are a run's final numbers, logged once)."""
+    return {tag for tag in scalars(run_dir) if not tag.startswith("trial/")}
 
 
 def losses(run_dir) -> list[float]:

@@ -83,3 +83,39 @@ def test_a_run_imports_only_its_own_framework(tmp_path, runtime, absent):
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "CLEAN"
+
+
+def test_help_lists_every_option_with_its_meaning_and_default():
+    import dataclasses
+
+    from src import models
+    from src.config import TrainerConfig
+    from src.registry import MODELS, RUNTIMES
+
+    out = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "train.py"), "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert not {"torch", "tensorflow", "pytorch_lightning"} & imported  # help is instant
+    text = out.stdout
+    assert text.startswith("graphduel: ") and "schema/" not in text  # Hydra's internal groups stay hidden
+    for name, rt in RUNTIMES.items():
+        assert f"{name}" in text and rt.what in text
+    for m in MODELS:
+        for f in dataclasses.fields(models.spec(m).Config):
+            if f.name not in ("name", "optimizer"):
+                default = getattr(models.spec(m).Config(), f.name)
+                assert f"model.{f.name}={'null' if default is None else default}" in text, (m, f.name)
+    for f in dataclasses.fields(TrainerConfig):
+        assert f"trainer.{f.name}=" in text and f.metadata["help"] in text, f.name
+    assert "model.optimizer.lr=1e-06" in text and "model.optimizer.lr=0.0001" in text  # each model's own
+    examples = text.split("Examples:")[1].splitlines()
+    assert sum(line.strip().startswith("python train.py") for line in examples) >= 5
+
+
+def test_a_slow_start_says_what_it_is_doing(tmp_path):
+    out = run_cli("runtime=tf_function", "trainer.max_steps=3", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert lines[0] == "graphduel: two_layer on tf_function: importing tensorflow..."  # before the import
+    assert "tracing the step into a graph (tf.function)" in out.stderr

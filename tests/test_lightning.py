@@ -9,7 +9,8 @@ from helpers import compose_cfg, losses, scalars, step_tags, train
 from src.errors import ConfigError
 from src.problem import make_problem
 
-TAGS = {"train/loss", "time/step_ms", "time/compute_ms"}
+TAGS = {"train/loss", "time/step_ms", "time/compute_ms", "Overview/loss_log10", "Overview/step_ms"}
+GRAPH_TAGS = {"graph/compiles", "graph/compile_ms", "graph/nodes", "time/elapsed_s"}  # steps 0 (setup) and on
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_two_layer_fits_like_the_seed(two_layer_run):
 def test_every_step_of_every_tag_is_logged(two_layer_run):
     d, _ = two_layer_run
     s = scalars(d)
-    assert step_tags(d) == TAGS  # no model/depth for two_layer
+    assert step_tags(d) == TAGS | GRAPH_TAGS  # no model/depth for two_layer
     for tag in TAGS:
         assert [step for step, _ in s[tag]] == list(range(1, 501)), tag
     step_ms = np.array([v for _, v in s["time/step_ms"]])
@@ -56,16 +57,18 @@ def test_result_json_says_what_ran(two_layer_run):
     assert on_disk["median_step_ms"] == pytest.approx(np.median([v for _, v in s["time/step_ms"]]), rel=1e-3)
     assert on_disk["median_compute_ms"] == pytest.approx(np.median([v for _, v in s["time/compute_ms"]]), rel=1e-3)
     assert on_disk["setup_s"] > 0 and on_disk["import_s"] >= 0
-    # The HParams tab's metrics are the same numbers, logged once at the last step.
-    for key in ("final_loss", "median_step_ms", "median_compute_ms", "setup_s"):
-        ((step, value),) = s[f"hparams/{key}"]
-        assert step == 500 and value == pytest.approx(on_disk[key], rel=1e-6)
+    # The HParams tab's metrics are the same numbers, logged once at the last step (its final loss is the
+    # last point of train/loss).
+    for key in ("median_step_ms", "median_steady_ms", "median_compute_ms", "setup_s", "compiles", "compile_s"):
+        ((step, value),) = s[f"trial/{key}"]
+        assert step == 500 and value == pytest.approx(on_disk[key], rel=1e-6, abs=1e-9)
+    assert s["train/loss"][-1] == (500, pytest.approx(on_disk["final_loss"], rel=1e-6))
 
 
 def test_dynamic_net_fits_and_logs_its_depths(dynamic_run):
     d, result = dynamic_run
     s = scalars(d)
-    assert step_tags(d) == TAGS | {"model/depth"}
+    assert step_tags(d) == TAGS | GRAPH_TAGS | {"model/depth"}
     curve = [v for _, v in s["train/loss"]]
     assert len(curve) == 500 and curve[0] / curve[-1] >= 100
     depths = [int(v) for _, v in s["model/depth"]]
@@ -109,15 +112,21 @@ def test_trains_on_the_gpu(tmp_path, model):
 
 
 def test_each_depths_graph_is_in_the_event_file_for_tensorboard(dynamic_run):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.compat.proto.config_pb2 import RunMetadata
 
-    acc = EventAccumulator(str(dynamic_run[0]))
+    acc = plugin_event_accumulator.EventAccumulator(str(dynamic_run[0]), size_guidance={"tensors": 0})
     acc.Reload()
-    nodes = acc.Graph().node
-    scopes = {n.name.split("/")[0] for n in nodes}
-    assert scopes == {"parameters", "step_depth_0", "step_depth_1", "step_depth_2", "step_depth_3"}
-    # A dynamic graph: the shared middle layer appears once per reuse, so depth 3 uses it 3 times.
+    graphs = {tag: RunMetadata.FromString(acc.Tensors(tag)[0].tensor_proto.string_val[0])
+              .function_graphs[0].pre_optimization_graph for tag in acc.Tags()["tensors"]
+              if tag.startswith("step_graph/")}
+    assert sorted(graphs) == [f"step_graph/depth_{d}" for d in range(4)]  # the Graphs tab's Tag menu
     for depth in range(4):
-        uses = [n for n in nodes if n.name.startswith(f"step_depth_{depth}/")
-                and "parameters/middle.weight" in n.input]
+        nodes = graphs[f"step_graph/depth_{depth}"].node
+        assert {n.name.split("/")[0] for n in nodes} == {"data", "parameters", "forward", "loss", "gradients",
+                                                         "update"}
+        # A dynamic graph: the shared middle layer appears once per use, each reading the one parameter.
+        uses = [n for n in nodes if n.name.startswith("forward/middle") and "parameters/middle.weight" in n.input]
         assert len(uses) == depth
+    run_graph = acc.Graph().node  # the run's own graph: its deepest step
+    assert len(run_graph) == len(graphs["step_graph/depth_3"].node)

@@ -1,6 +1,8 @@
 """Sweeps as users run them: real subprocesses, real launchers, a real TensorBoard server."""
 import csv
 import json
+import math
+import re
 import socket
 import subprocess
 import sys
@@ -9,8 +11,12 @@ import urllib.request
 
 import pytest
 
-from helpers import ROOT, env_without_full_error, losses
+from helpers import ROOT, compose_cfg, env_without_full_error, losses
 from src.config import cpu_threads
+from src.problem import make_problem
+from src.registry import MODELS, RUNTIMES
+
+JOBS = len(MODELS) * len(RUNTIMES)  # the experiment: every model under every runtime
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +31,7 @@ def sweep(tmp_path, *args, timeout=900):
 
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
-    """python train.py experiment=static_vs_dynamic: both models under every runtime."""
+    """python train.py experiment=static_vs_dynamic: every model under every runtime."""
     d = tmp_path_factory.mktemp("static_vs_dynamic")
     out = subprocess.run([sys.executable, str(ROOT / "train.py"), "experiment=static_vs_dynamic",
                           "trainer.max_steps=40", "trainer.progress_bar=false", f"hydra.sweep.dir={d}"],
@@ -34,20 +40,21 @@ def experiment(tmp_path_factory):
     return d, out
 
 
-def test_experiment_runs_both_models_under_every_runtime(experiment):
+def test_experiment_runs_every_model_under_every_runtime(experiment):
     d, out = experiment
     jobs = sorted((p.name for p in d.iterdir() if (p / "result.json").exists()), key=lambda j: int(j.split("_")[0]))
-    runtimes = ["lightning", "lightning_compile", "tf_eager", "tf_function", "tf_session"]
-    assert jobs == [f"{i}_{model}_{rt}" for i, (model, rt) in
-                    enumerate((m, r) for m in ("two_layer", "dynamic") for r in runtimes)]
-    assert all(json.loads((d / j / "result.json").read_text())["status"] == "completed" for j in jobs)
+    results = [json.loads((d / j / "result.json").read_text()) for j in jobs]
+    assert len(jobs) == JOBS
+    assert {(r["model"], r["runtime"]) for r in results} == {(m, r) for m in MODELS for r in RUNTIMES}
+    assert all(r["status"] == "completed" for r in results)
+    assert all(j == f"{i}_{r['model']}_{r['runtime']}" for i, (j, r) in enumerate(zip(jobs, results)))
 
 
 def test_summary_files_match_the_jobs_results(experiment):
     d, out = experiment
     with open(d / "summary.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 10
+    assert len(rows) == JOBS
     for row in rows:
         result = json.loads((d / row["job"] / "result.json").read_text())
         for key in ("model", "runtime", "framework", "graph", "accelerator", "status"):
@@ -57,7 +64,7 @@ def test_summary_files_match_the_jobs_results(experiment):
         assert float(row["median_step_ms"]) == pytest.approx(result["median_step_ms"])
         assert row["job"] in out.stdout  # the printed table
     md = (d / "summary.md").read_text().splitlines()
-    assert md[0].startswith("| job | model | runtime |") and len(md) == 2 + 10
+    assert md[0].startswith("| job | model | runtime |") and len(md) == 2 + JOBS
     png = (d / "summary.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
@@ -75,14 +82,15 @@ def test_summary_is_rebuilt_by_its_command(experiment):
 def test_a_failing_job_is_listed_and_the_sweep_fails(tmp_path):
     out, results = sweep(tmp_path, "model.optimizer.lr=1e-6,10", "trainer.max_steps=30")
     assert out.returncode != 0
-    ok, bad = results["0_two_layer_lightning"], results["1_two_layer_lightning"]
+    # Job names carry what the sweep varies.
+    ok, bad = results["0_two_layer_lightning_lr=1e-06"], results["1_two_layer_lightning_lr=10"]
     assert ok["status"] == "completed" and ok["steps"] == 30
     assert bad["status"] == "diverged" and bad["steps"] < 30 and "lower learning rate" in bad["error"]
-    assert len(losses(tmp_path / "1_two_layer_lightning")) == bad["steps"]  # logs kept up to the divergence
+    assert len(losses(tmp_path / "1_two_layer_lightning_lr=10")) == bad["steps"]  # logs kept up to the divergence
     with open(tmp_path / "summary.csv") as f:
         assert {r["job"]: r["status"] for r in csv.DictReader(f)} == {
-            "0_two_layer_lightning": "completed", "1_two_layer_lightning": "diverged"}
-    assert "did not complete: 1_two_layer_lightning (diverged)" in out.stderr
+            "0_two_layer_lightning_lr=1e-06": "completed", "1_two_layer_lightning_lr=10": "diverged"}
+    assert "did not complete: 1_two_layer_lightning_lr=10 (diverged)" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -146,12 +154,12 @@ def tensorboard(experiment):
         deadline = time.monotonic() + 120
         while True:
             try:
-                if len(_get(f"{base}/data/runs")) == 10:
+                if len(_get(f"{base}/data/runs")) == JOBS:
                     break
             except OSError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("TensorBoard did not come up with the sweep's 10 runs within 120 s")
+                pytest.fail(f"TensorBoard did not come up with the sweep's {JOBS} runs within 120 s")
             time.sleep(1)
         yield base, d
     finally:
@@ -163,33 +171,79 @@ def test_tensorboard_shows_each_job_as_a_run_with_the_same_tags(tensorboard):
     base, d = tensorboard
     runs = _get(f"{base}/data/runs")
     assert sorted(runs) == sorted(p.name for p in d.iterdir() if (p / "result.json").exists())
-    assert len(runs) == 10
+    assert len(runs) == JOBS
     tags = _get(f"{base}/data/plugin/scalars/tags")
     for run in runs:
-        assert {"train/loss", "time/step_ms", "time/compute_ms"} <= set(tags[run])
-        assert ("model/depth" in tags[run]) == ("dynamic" in run)
         result = json.loads((d / run / "result.json").read_text())
+        model_tags = set(make_problem(compose_cfg(f"model={result['model']}")).step_scalars(0, 1))
+        assert {"train/loss", "time/step_ms", "time/compute_ms"} | model_tags <= set(tags[run])
         points = _get(f"{base}/data/plugin/scalars/scalars?run={run}&tag=train/loss")
         assert [p[1] for p in points] == list(range(1, 41))
         assert points[0][2] == pytest.approx(result["first_loss"], rel=1e-6)
         assert points[-1][2] == pytest.approx(result["final_loss"], rel=1e-6)
 
 
-def test_tensorboard_hparams_tab_lists_every_job(tensorboard):
+def _tensorboard_order(tags):
+    """TensorBoard's Time Series order of card groups: the text before the first '/', compared character by
+    character (capitals before lower case), runs of digits as numbers."""
+    def key(tag):
+        return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", tag.split("/", 1)[0]) if t]
+    return sorted(dict.fromkeys(t.split("/", 1)[0] for t in tags), key=lambda g: key(g))
+
+
+def test_tensorboard_opens_on_the_loss_and_the_step_time(tensorboard):
+    """Time Series expands its first two groups of charts: the Overview (loss on a log scale, ms per step)
+    and the graph builds; the rest (time/, train/, model/, trial/) wait collapsed below."""
+    base, d = tensorboard
+    tags = _get(f"{base}/data/plugin/scalars/tags")
+    for run, run_tags in tags.items():
+        groups = _tensorboard_order(run_tags)
+        assert groups[:2] == ["Overview", "graph"], (run, groups)
+        assert {"Overview/loss_log10", "Overview/step_ms"} <= set(run_tags)
+        result = json.loads((d / run / "result.json").read_text())
+        log_loss = _get(f"{base}/data/plugin/scalars/scalars?run={run}&tag=Overview/loss_log10")
+        assert log_loss[-1][2] == pytest.approx(math.log10(result["final_loss"]), rel=1e-5)
+
+
+def test_tensorboard_hparams_tab_names_rows_by_run_and_shows_what_differs(tensorboard):
     base, d = tensorboard
     experiment = _get(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
-    assert {"model", "runtime", "framework", "graph", "lr", "max_steps"} <= {h["name"] for h in experiment["hparamInfos"]}
-    assert [m["name"]["tag"] for m in experiment["metricInfos"]] == [
-        "hparams/final_loss", "hparams/median_step_ms", "hparams/median_compute_ms", "hparams/setup_s"]
+    infos = experiment["hparamInfos"]
+    # TensorBoard shows the first five hparams marked `differs` (it sorts them by name): for this sweep,
+    # which varies model and runtime, those are the runtime's framework and graph kind and the model's lr.
+    assert [h["name"] for h in infos[:5]] == ["framework", "graph", "lr", "model", "runtime"]
+    assert all(h.get("differs") for h in infos[:5]) and not any(h.get("differs") for h in infos[5:])
+    assert [m["name"]["tag"] for m in experiment["metricInfos"]][:5] == [
+        "train/loss", "trial/median_step_ms", "trial/median_steady_ms", "trial/compiles", "trial/compile_s"]
     groups = _get(f"{base}/data/plugin/hparams/session_groups", {
         "experimentName": "", "startIndex": 0, "sliceSize": 100,
         "allowedStatuses": ["STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING", "STATUS_UNKNOWN"]})
-    sessions = {g["sessions"][0]["name"]: g for g in groups["sessionGroups"]}
-    assert len(sessions) == 10
-    for run, group in sessions.items():
+    by_name = {g["name"]: g for g in groups["sessionGroups"]}
+    assert sorted(by_name) == sorted(p.name for p in d.iterdir() if (p / "result.json").exists())  # named by run
+    for run, group in by_name.items():
         result = json.loads((d / run / "result.json").read_text())
         assert group["hparams"]["model"] == result["model"] and group["hparams"]["runtime"] == result["runtime"]
         assert group["sessions"][0]["status"] == "STATUS_SUCCESS"
         metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
-        assert metrics["hparams/final_loss"] == pytest.approx(result["final_loss"], rel=1e-6)
-        assert metrics["hparams/median_step_ms"] == pytest.approx(result["median_step_ms"], rel=1e-6)
+        assert metrics["train/loss"] == pytest.approx(result["final_loss"], rel=1e-6)
+        for key in ("median_step_ms", "median_steady_ms", "compiles", "compile_s", "setup_s"):
+            assert metrics[f"trial/{key}"] == pytest.approx(result[key], rel=1e-6, abs=1e-9), key
+
+
+def test_tensorboard_shows_every_runs_graph_in_readable_scopes(tensorboard):
+    """Every run has a graph in the Graphs tab, laid out forward / gradients / update (TensorFlow's own
+    scopes, or graphduel's for a PyTorch step's autograd graph); DynamicNet's eager runs list one graph per
+    depth in the Tag menu."""
+    base, d = tensorboard
+    info = _get(f"{base}/data/plugin/graphs/info")
+    for run in (p.name for p in d.iterdir() if (p / "result.json").exists()):
+        assert info[run]["run_graph"], run
+        with urllib.request.urlopen(f"{base}/data/plugin/graphs/graph?run={run}&conceptual=false", timeout=30) as r:
+            pbtxt = r.read().decode()
+        names = re.findall(r'name: "([^"]+)"', pbtxt)
+        scopes = {n.split("/")[0] for n in names}
+        assert "forward" in scopes and len(names) > 5, (run, sorted(scopes)[:20])
+        if "lightning_compile" not in run:  # torch.compile's own graph is the forward Dynamo traced
+            assert {"gradients", "update"} <= scopes, (run, sorted(scopes)[:20])
+    tagged = info["0_dynamic_lightning"]["tags"]
+    assert {f"step_graph/depth_{k}" for k in range(4)} <= set(tagged)

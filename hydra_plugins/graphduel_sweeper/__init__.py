@@ -5,7 +5,8 @@ Hydra finds it through the `hydra_plugins` namespace package; conf/config.yaml s
 expands the sweep exactly as the basic sweeper will (comma lists, range(), choice(), glob(), +key=,
 an experiment's hydra.sweeper.params), composes each job's config with Hydra's own config loader, and
 runs graphduel's checks on it: a bad value in job 7 stops the sweep before job 1 with one line and exit
-code 2, and no framework imported.
+code 2, and no framework imported.  Then it names each job by the values the sweep varies
+(src/sweeps.py: `1_two_layer_lightning_lr=10`) and runs them as the basic sweeper does.
 """
 
 import os
@@ -34,20 +35,31 @@ class GraphduelSweeper(basic_sweeper()):
     def sweep(self, arguments: List[str]) -> Any:
         from src.cli import check_job, explain
         from src.errors import ConfigError
+        from src.sweeps import job_name, varying
 
         try:
-            for job in self.jobs(arguments):
+            jobs, names = self.jobs(arguments), []
+            keys = varying(jobs)
+            for num, job in enumerate(jobs):
                 try:
                     cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
                 except Exception as e:  # Hydra's composition errors: one line, as for a single run
                     raise ConfigError(explain(e, list(job))) from None
                 check_job(cfg, multirun=True)
+                names.append(job_name(num, cfg.model.name, cfg.runtime.name, list(job), keys))
+            self._names = names
         except ConfigError as e:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
             print(f"error: {e}", file=sys.stderr)
             sys.exit(e.exit_code)
         return super().sweep(arguments)
+
+    def get_job_batch(self):
+        """The next batch, each job named by what the sweep varies (src/sweeps.py)."""
+        batch = super().get_job_batch()
+        first = sum(len(b) for b in self.overrides[:self.batch_index - 1])
+        return [[*job, f"hydra.sweep.subdir='{self._names[first + i]}'"] for i, job in enumerate(batch)]
 
     def jobs(self, arguments: List[str]) -> List[List[str]]:
         """Every job's overrides, in the order the basic sweeper will launch them."""

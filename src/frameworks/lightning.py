@@ -20,14 +20,14 @@ pl = import_lightning()
 
 
 class StepModule(pl.LightningModule):
-    def __init__(self, problem, recorder, checkpoint_every: int, on_step: Callable | None = None,
-                 before_loop: Callable | None = None):
+    def __init__(self, problem, recorder, checkpoint_every: int, on_step: Callable | None = None):
         super().__init__()
         self.automatic_optimization = False
         self.net = importlib.import_module(model_module(problem.model, "torch")).Net(problem)
         self.problem, self.recorder, self.checkpoint_every = problem, recorder, checkpoint_every
-        self.on_step = on_step  # called with (loss, inputs) before backward, e.g. to capture the graph
-        self.before_loop = before_loop  # called once on the device before the first step (setup)
+        # Called with (loss, inputs) after the forward pass (to count or capture its graph); returns the
+        # seconds it spent, which are not the step's compute.
+        self.on_step = on_step
         self.loss_of = self.net.loss  # what a step calls; a runtime may replace it (torch.compile)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -41,8 +41,6 @@ class StepModule(pl.LightningModule):
             p.grad = torch.zeros_like(p)
             if name in self.problem.momentum_state:  # a resumed run's momentum
                 opt.state[p]["momentum_buffer"] = torch.from_numpy(self.problem.momentum_state[name]).to(p)
-        if self.before_loop is not None:
-            self.before_loop(self)
         if self.global_rank == 0:
             self.recorder.loop_start(first_step=self.problem.start_step)
 

@@ -54,3 +54,92 @@ def import_lightning():
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)  # no "GPU available: ..." banner per run
     return pl
+
+
+class CompileWatch:
+    """Counts and times torch.compile's graph builds, from Dynamo's own compile callbacks, and reports each
+    to the recorder with the guard that failed (why it recompiled) from Dynamo's compilation metrics.
+
+    A compile of the forward (Dynamo tracing a new frame or a new specialisation) counts as one graph build;
+    the backward graph that AOTAutograd compiles lazily at the first .backward() adds its time to it (with a
+    warm inductor cache on disk it may not happen at all).  Dynamo gives up after
+    torch._dynamo.config.recompile_limit compiles of one function and silently runs eager from then on:
+    `check()` notices that (Dynamo's `unimplemented` counter) and the recorder warns.  These are torch's
+    private hooks (torch._dynamo), the only ones it has; pinned by tests/test_graph_builds.py."""
+
+    def __init__(self, recorder):
+        import torch._dynamo.callback as callback
+        from torch._dynamo.utils import counters
+
+        self.recorder, self._callback, self._counters = recorder, callback, counters
+        self._started: dict[str, float] = {}
+        self._pending: dict[str, dict] = {}  # compile id -> its build, awaiting Dynamo's metrics
+        self._unimplemented = len(counters["unimplemented"])
+        callback.callback_handler.register_start_callback(self._start)
+        callback.callback_handler.register_end_callback(self._end)
+
+    def _start(self, args) -> None:
+        import time
+
+        self._started[str(args.compile_id)] = (time.perf_counter(), self._cache_hits())
+        if args.callback_trigger.name == "DYNAMO":
+            self.recorder.status("torch.compile: compiling a graph for a new kind of step...")
+
+    def _end(self, args) -> None:
+        import time
+
+        started = self._started.pop(str(args.compile_id), None)
+        if started is None:
+            return
+        seconds = time.perf_counter() - started[0]
+        # Inductor keeps compiled graphs on disk (and in memory) across runs: a hit makes a compile cheap.
+        cached = " from inductor's cache" if self._cache_hits() > started[1] else ""
+        if args.callback_trigger.name != "DYNAMO":  # the lazily compiled backward of a graph counted already
+            self.recorder.graph_built(seconds, f"compile (backward){cached}", count=False)
+            return
+        # Its reason and size are in Dynamo's metrics, recorded after this callback: check() adds them.
+        self._pending[str(args.compile_id)] = self.recorder.graph_built(seconds, f"compile{cached}")
+
+    def _cache_hits(self) -> int:
+        return self._counters["inductor"]["fxgraph_cache_hit"]
+
+    def check(self) -> None:
+        """After a step's forward pass: the reasons and sizes of the graphs it compiled, and whether Dynamo
+        gave up on a function (its recompile limit) and fell back to eager."""
+        if self._pending:
+            from torch._dynamo.utils import get_compilation_metrics
+
+            for metric in get_compilation_metrics():
+                build = self._pending.pop(str(metric.compile_id), None)
+                if build is None or not metric.is_forward:
+                    continue
+                self.recorder.graph_nodes(metric.graph_op_count or 0)
+                if metric.recompile_reason:
+                    build["reason"] = _guard_failed(metric.recompile_reason)
+            self._pending.clear()
+        unimplemented = self._counters["unimplemented"]
+        if len(unimplemented) == self._unimplemented:
+            return
+        self._unimplemented = len(unimplemented)
+        if any("recompile limit" in str(key).lower() for key in unimplemented):
+            import torch._dynamo
+
+            limit = torch._dynamo.config.recompile_limit
+            self.recorder.warn(f"torch.compile hit its recompile limit ({limit} graphs of one function) at step "
+                               f"{self.recorder.step_no + 1}: from then on, steps of a kind it has not compiled run "
+                               "eagerly, uncompiled and uncounted (torch._dynamo.config.recompile_limit)")
+
+    def close(self) -> None:
+        self._callback.callback_handler.remove_start_callback(self._start)
+        self._callback.callback_handler.remove_end_callback(self._end)
+
+
+def _guard_failed(text: str) -> str:
+    """Dynamo's recompile reason, in a line: "0/1: inputs['depth'] == 1  # for _ in range(depth):  #
+    src/models/dynamic/torch.py:23 in forward\n..." -> "recompiled: guard inputs['depth'] == 1 failed (for _ in
+    range(depth): src/models/dynamic/torch.py:23 in forward)"."""
+    parts = [" ".join(p.split()) for p in text.splitlines()[0].split("#")]
+    guard = parts[0].split(": ", 1)[-1]
+    where = " ".join(p for p in parts[1:] if p)
+    why = f"guard {guard} failed" if any(op in guard for op in ("==", "<", ">", " is ")) else guard
+    return f"recompiled: {why}" + (f" ({where})" if where else "")

@@ -1,39 +1,56 @@
-"""The lightning runtime with the model under torch.compile: PyTorch's static graph, one per step kind.
+"""The lightning runtime with the model under torch.compile: PyTorch's static graphs, compiled on first use.
 
-Python ints are symbolic (dynamic=True), so a step input that only picks data (rnn's batch index) never
-recompiles, while one whose value shapes the graph, a loop's trip count (DynamicNet's depth), is still
-specialised by dynamo (range() needs the value): one graph per depth.  dynamic=False would specialise the
-batch index too: one graph per batch of rnn's pool, past torch's recompile limit (8), after which it
-silently runs eagerly.  All of them are compiled before the loop, on the device, by a warm-up forward and
-backward at every kind of step the run will see: compile time counts as setup, not as the first steps' time."""
+torch.compile traces the step's Python into a graph (Dynamo), specialising it on the Python ints it
+branches on: each DynamicNet depth is its own graph, compiled (with its backward) the first time a step
+of that depth runs -- a recompile whose reason is the guard that failed (`inputs['depth'] == 1`).
+Later steps of a known depth reuse their graph.  An int the graph only computes with stays symbolic
+(dynamic=True): rnn's batch index, which picks a batch from its pool, never recompiles.  Every compile is
+counted and timed from Dynamo's own callbacks (src/frameworks/torch.py CompileWatch); a fall back to eager
+at Dynamo's recompile limit is reported as a warning."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from src.frameworks import lightning, torch as torchw
-
-
-def _kinds(problem, stop: int) -> list[dict]:
-    """One input of each distinct kind the run will see (DynamicNet: each depth)."""
-    cols = problem.input_columns(problem.start_step, stop)
-    if not cols:
-        return [{}]
-    rows = np.unique(np.stack(list(cols.values()), axis=1), axis=0)
-    return [dict(zip(cols, map(int, row))) for row in rows]
+from src.frameworks.torch_graph import fx_graph
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
     torchw.set_threads(threads)
     accelerator = torchw.accelerator(cfg.trainer.accelerator)
     recorder.start(accelerator)
+    # Dynamo's in-memory cache would serve a later run in this process (a sweep's next job) the graphs of an
+    # earlier one, its builds then unseen: each run starts without it.  (Inductor's cache on disk stays;
+    # a build served from it says so.)
+    torch._dynamo.reset()
+    watch = torchw.CompileWatch(recorder)
 
-    def compile_all(module) -> None:
-        compiled = torch.compile(module.net.loss, dynamic=True)
-        for inputs in _kinds(problem, cfg.trainer.max_steps):
-            compiled(inputs).backward()  # compiles forward and backward
-        module.net.zero_grad(set_to_none=False)  # the warm-up's gradients are not a training step's
-        module.loss_of = compiled
+    def after_forward(loss, inputs) -> float:
+        watch.check()
+        return 0.0
 
-    module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, before_loop=compile_all)
-    lightning.fit(module, cfg, accelerator)
+    graphs = []
+
+    def inductor_keeping_the_graph(gm, example_inputs):
+        """torch.compile's default backend (inductor), keeping each graph Dynamo traced for the Graphs tab."""
+        from torch._inductor.compile_fx import compile_fx
+
+        graphs.append(fx_graph(gm))
+        return compile_fx(gm, example_inputs)
+
+    module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, on_step=after_forward)
+    # dynamic=True: the step's Python ints are symbolic unless the graph needs their value, as a loop's trip
+    # count does (range(depth) still specialises: one graph per depth, as dynamic=False gives).  With
+    # dynamic=False every int is a constant: rnn would compile a graph per batch of its pool, and past the
+    # recompile limit (8) run eagerly.  The data are buffers, whose shapes stay static either way.
+    # Compiled lazily, by the step that first needs it.
+    module.loss_of = torch.compile(module.net.loss, dynamic=True, backend=inductor_keeping_the_graph)
+    try:
+        lightning.fit(module, cfg, accelerator)
+    finally:
+        watch.close()
+        if module.global_rank == 0 and graphs:
+            recorder.write_graph(max(graphs, key=lambda g: len(g.node)).SerializeToString())
+            if len(graphs) > 1:
+                for i, g in enumerate(graphs):
+                    recorder.write_graph(g.SerializeToString(), tag=f"compiled_graph/{i}")

@@ -1,5 +1,6 @@
 """TensorFlow 2 eager with GradientTape: TensorFlow's dynamic graph, every op run (and recorded) from
-Python, every step, like PyTorch."""
+Python, every step, like PyTorch.  It builds no graph ahead of time; instead it reports, every step, the
+ops that step ran and recorded (src/frameworks/tf.py OpCounter)."""
 from __future__ import annotations
 
 import importlib
@@ -16,4 +17,17 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     recorder.start(accelerator)
     with tf.device(tfw.device(accelerator)):
         net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
-        train_loop(problem, cfg, recorder, lambda inputs: float(net.step(inputs)), net.state)
+        ops = tfw.OpCounter()
+
+        def run(inputs):
+            loss = float(net.step(inputs))
+            recorder.graph_nodes(ops.take())
+            return loss
+
+        try:
+            train_loop(problem, cfg, recorder, run, net.state)
+        finally:
+            ops.close()
+        # For the Graphs tab: the graph an eager step runs op by op, traced once after training, untimed.
+        display = tf.function(net.step, input_signature=net.input_signature()).get_concrete_function()
+        recorder.write_graph(display.graph.as_graph_def().SerializeToString())

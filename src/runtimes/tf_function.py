@@ -1,10 +1,13 @@
 """TensorFlow 2's static graph: the eager step traced once by tf.function, then run as a graph every step.
 
 The step's inputs are declared as scalar int32 tensors (input_signature), so one trace serves every
-value: DynamicNet's depth becomes the trip count of an in-graph loop, never a reason to retrace."""
+value: DynamicNet's depth becomes the trip count of an in-graph loop, never a reason to retrace.  The
+trace is made, timed and counted during setup; a retrace (there should be none) would be counted by
+TensorFlow's own trace counter (src/frameworks/tf.py TraceWatch)."""
 from __future__ import annotations
 
 import importlib
+import time
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
@@ -19,10 +22,15 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     with tf.device(tfw.device(accelerator)):
         net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
         step = tf.function(net.step, input_signature=net.input_signature())
-        graph = step.get_concrete_function().graph  # traced here, as part of the setup
+        watch = tfw.TraceWatch(step, recorder)
+        recorder.status("tracing the step into a graph (tf.function)...")
+        graph = watch.trace().graph  # traced here, as part of the setup
         recorder.write_graph(graph.as_graph_def().SerializeToString())
 
         def run(inputs):
-            return float(step({k: tf.constant(v, tf.int32) for k, v in inputs.items()}))
+            t = time.perf_counter()
+            loss = float(step({k: tf.constant(v, tf.int32) for k, v in inputs.items()}))
+            watch.check(time.perf_counter() - t)
+            return loss
 
         train_loop(problem, cfg, recorder, run, net.state)

@@ -7,6 +7,7 @@ built once."""
 from __future__ import annotations
 
 import importlib
+import time
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf, v1
@@ -19,6 +20,7 @@ class SessionTrainer:
 
     def __init__(self, problem, accelerator: str, threads: int):
         model = importlib.import_module(model_module(problem.model, "tensorflow"))
+        t_build = time.perf_counter()
         self.graph = tf.Graph()
         init_feed = {}
 
@@ -47,6 +49,7 @@ class SessionTrainer:
             load_ops = [self.momentum[k].assign(ph) for k, ph in loads.items()]
             init = v1.global_variables_initializer()
         self.graph.finalize()  # from here on, adding an op raises: the graph is never rebuilt
+        self.build_s = time.perf_counter() - t_build  # the one graph build of the run
         self.session = v1.Session(graph=self.graph, config=tfw.session_config(threads, accelerator))
         self.session.run(init, feed_dict=init_feed)  # the weights: initial, or a checkpoint's
         if loads:
@@ -69,9 +72,12 @@ class SessionTrainer:
 def fit(problem, cfg, recorder, threads: int) -> None:
     accelerator = tfw.accelerator(cfg.trainer.accelerator)
     recorder.start(accelerator)
+    recorder.status("building the static graph and its Session...")
     trainer = SessionTrainer(problem, accelerator, threads)
     try:
-        recorder.write_graph(trainer.graph.as_graph_def().SerializeToString())
+        graph_def = trainer.graph.as_graph_def()
+        recorder.graph_built(trainer.build_s, "graph", nodes=tfw.graph_nodes(graph_def))
+        recorder.write_graph(graph_def.SerializeToString())
         train_loop(problem, cfg, recorder, trainer.step, trainer.state)
     finally:
         trainer.close()

@@ -16,6 +16,11 @@ def _problem(*overrides):
     return make_problem(compose_cfg("model=rnn", *overrides))
 
 
+def _run(tmp_path, runtime, steps, *overrides):
+    result = train(tmp_path, "model=rnn", f"runtime={runtime}", f"trainer.max_steps={steps}", *overrides)
+    return result, scalars(tmp_path)
+
+
 def test_pool_lengths_padding_and_target():
     p = _problem("data.batch_size=32")
     x, lengths, y = p.data["x"], p.data["lengths"], p.data["y"]
@@ -142,22 +147,39 @@ def test_tf_function_traces_once_with_a_signature_and_per_input_without():
     np.testing.assert_allclose(c, a, rtol=1e-5)
 
 
-@pytest.mark.parametrize("buckets", [1, 3])
-def test_lightning_compile_one_graph_per_bucket_none_past_the_limit(tmp_path, buckets):
-    import torch._dynamo
-
-    torch._dynamo.reset()
-    torch._dynamo.utils.counters.clear()
+@pytest.mark.parametrize("runtime, buckets", [
+    ("tf_session", 1), ("tf_function", 1),  # one graph, its while_loop run `longest` times
+    ("lightning_compile", 1), ("lightning_compile", 3),  # one graph per bucket of lengths, padded to it
+])
+def test_static_runtimes_build_one_graph_per_bucket_whatever_the_lengths(tmp_path, runtime, buckets):
     steps = 40
-    train(tmp_path, "model=rnn", "runtime=lightning_compile", "model.max_len=9", f"model.compile_buckets={buckets}",
-          f"trainer.max_steps={steps}")
-    problem = _problem("model.max_len=9", f"model.compile_buckets={buckets}")
-    longest = problem.input_columns(0, steps)["longest"]
-    assert len(set(longest.tolist())) > buckets  # lengths the loop could have been compiled for, one by one
-    counters = torch._dynamo.utils.counters
-    assert counters["stats"]["unique_graphs"] == len({compiled_length(problem.cfg, n) for n in longest})
-    assert not any("recompile limit" in k for k in counters["unimplemented"])  # never fell back to eager
-    assert [v for _, v in scalars(tmp_path)["model/max_len"]] == longest.tolist()
+    result, s = _run(tmp_path, runtime, steps, "model.max_len=9", f"model.compile_buckets={buckets}")
+    cfg = _problem("model.max_len=9", f"model.compile_buckets={buckets}").cfg
+    longest = [v for _, v in s["model/max_len"]]
+    assert len(set(longest)) > 3  # lengths the loop could have been built for, one by one
+    assert result["warnings"] == []  # no retrace warning, never past torch.compile's recompile limit
+    if runtime != "lightning_compile":
+        assert result["compiles"] == 1 and [b["step"] for b in result["builds"]] == [0]  # built in the setup
+        return
+    padded = [compiled_length(cfg, n) for n in longest]
+    assert result["compiles"] == len(set(padded)) == buckets
+    # Each graph compiled by the first step of its bucket; recompiled because a guard on the length failed.
+    assert sorted({b["step"] for b in result["builds"]}) == sorted(padded.index(n) + 1 for n in set(padded))
+    forward = [b for b in result["builds"] if "backward" not in b["what"]]
+    assert forward[0]["reason"] is None and all("inputs['longest']" in b["reason"] for b in forward[1:])
+
+
+def test_eager_graphs_grow_with_the_length(tmp_path):
+    """What an eager step rebuilds is the graph of its batch's longest sequence: the same size at the same
+    length, bigger for a longer one."""
+    for runtime in ("lightning", "tf_eager"):
+        _, s = _run(tmp_path / runtime, runtime, 40)
+        by_length = {}
+        for (_, n), (_, length) in zip(s["graph/nodes"][1:], s["model/max_len"]):
+            by_length.setdefault(length, set()).add(n)
+        assert all(len(v) == 1 for v in by_length.values()), (runtime, by_length)
+        sizes = [by_length[n].pop() for n in sorted(by_length)]
+        assert len(sizes) > 5 and sizes == sorted(sizes) and len(set(sizes)) == len(sizes), (runtime, sizes)
 
 
 def test_the_loss_drops_tenfold_in_500_steps(tmp_path):

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import json
+import random
 import resource
 import statistics
 import subprocess
@@ -123,21 +124,43 @@ def run_worker(spec: dict) -> dict:
 
 
 # -- the comparison -----------------------------------------------------------------------------
-def _median_round(results: list[dict]) -> dict:
+def _key(r: dict, runner: str | None = None) -> tuple:
+    return r["model"], r["hidden"], r["batch"], r["threads"], runner or r["runner"]
+
+
+def aggregate(results: list[dict]) -> dict:
+    """One row from a runner's rounds: its steady-state blocks pooled over the rounds, their median (ms/step),
+    their interquartile range, and the flag `noisy` where that range is over 10% of the median (the practice
+    of torch.utils.benchmark); setup and import times are the rounds' medians."""
+    from src.recorder import NOISY, spread
+
     ok = [r for r in results if "error" not in r]
     if not ok:
         return results[0]
-    ok.sort(key=lambda r: r["ms_per_step"])
-    return {**ok[len(ok) // 2], "rounds_ms": [r["ms_per_step"] for r in ok]}
-
+    blocks = [b for r in ok for b in r["blocks_ms"]]
+    median = statistics.median(blocks)
+    iqr = spread(blocks)
+    typical = min(ok, key=lambda r: abs(r["ms_per_step"] - median))  # its elapsed curve, peak memory, ...
+    return {**typical, "ms_per_step": median, "iqr_ms": iqr, "noisy": iqr is not None and iqr > NOISY * median,
+            "blocks_ms": blocks, "rounds_ms": [r["ms_per_step"] for r in results if "error" not in r],
+            "round_ok": ["error" not in r for r in results],
+            **{k: statistics.median(r[k] for r in ok) for k in ("setup_s", "import_s")}}
 
 
 def with_ratios(rows: list[dict]) -> list[dict]:
-    key = {(r["model"], r["hidden"], r["batch"], r["runner"]): r for r in rows}
+    """Each runner against the plain loop of its framework, measured side by side: the ratio of the medians,
+    and the range of the ratios round by round (a round runs every runner once, interleaved)."""
+    key = {_key(r): r for r in rows}
     for r in rows:
-        ref = key.get((r["model"], r["hidden"], r["batch"], REFERENCE[r["runner"]]))
+        ref = key.get(_key(r, REFERENCE[r["runner"]]))
         ok = ref and "error" not in ref and "error" not in r
         r["ratio_to_plain"] = r["ms_per_step"] / ref["ms_per_step"] if ok else None
+        if ok:
+            mine, theirs = iter(r["rounds_ms"]), iter(ref["rounds_ms"])
+            pairs = [(next(mine) if a else None, next(theirs) if b else None)
+                     for a, b in zip(r["round_ok"], ref["round_ok"])]
+            per_round = [m / t for m, t in pairs if m is not None and t is not None]
+            r["ratio_range"] = [min(per_round), max(per_round)] if per_round else None
         if r.get("logged_step_ms") and "error" not in r:
             r["logged_vs_measured"] = r["logged_step_ms"] / r["ms_per_step"] - 1
     # A static runtime against the dynamic runtime of its framework at the same size: the step from which
@@ -151,7 +174,7 @@ def with_ratios(rows: list[dict]) -> list[dict]:
         for other in rows:
             o = _SPECS.get(other["runner"])
             if (o and o.framework == spec.framework and o.graph == "dynamic" and "error" not in other
-                    and (other["model"], other["hidden"], other["batch"]) == (r["model"], r["hidden"], r["batch"])):
+                    and _key(other, r["runner"]) == _key(r)):
                 step, projected = break_even(r["elapsed_s"], other["elapsed_s"], r["ms_per_step"],
                                              other["ms_per_step"])
                 r["break_even"] = (str(step) if step is not None else
@@ -161,9 +184,9 @@ def with_ratios(rows: list[dict]) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    head = ["model", "hidden", "batch", "runner", "framework", "graph", "ms/step", "x plain loop",
-            "logged ms/step", "logged vs measured", "setup s", "builds", "build s", "breaks even at step",
-            "import s", "peak MB"]
+    head = ["model", "hidden", "batch", "threads", "runner", "framework", "graph", "ms/step", "IQR ms", "x plain loop",
+            "x per round", "logged ms/step", "logged vs measured", "setup s", "builds", "build s",
+            "breaks even at step", "import s", "peak MB"]
 
     def f(v, spec):
         return "" if v is None else format(v, spec)
@@ -171,11 +194,16 @@ def table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['hidden']} | {r['batch']} | {r['runner']} | error: {r['error']} |")
+            lines.append(f"| {r['model']} | {r['hidden']} | {r['batch']} | {r['threads']} | {r['runner']} | "
+                         f"error: {r['error']} |")
             continue
+        noisy = " (noisy)" if r.get("noisy") else ""
+        rng = r.get("ratio_range")
         lines.append("| " + " | ".join([
-            r["model"], str(r["hidden"]), str(r["batch"]), r["runner"], FRAMEWORK[r["runner"]], GRAPH[r["runner"]],
-            f(r["ms_per_step"], ".3f"), f(r.get("ratio_to_plain"), ".2f"), f(r.get("logged_step_ms"), ".3f"),
+            r["model"], str(r["hidden"]), str(r["batch"]), str(r["threads"]), r["runner"], FRAMEWORK[r["runner"]],
+            GRAPH[r["runner"]], f(r["ms_per_step"], ".3f"), f(r.get("iqr_ms"), ".3f") + noisy,
+            f(r.get("ratio_to_plain"), ".2f"), f"{rng[0]:.2f}-{rng[1]:.2f}" if rng else "",
+            f(r.get("logged_step_ms"), ".3f"),
             f(r.get("logged_vs_measured"), "+.1%"), f(r["setup_s"], ".2f"), f(r.get("builds"), "d"),
             f(r.get("build_s"), ".2f"), r.get("break_even", ""), f(r["import_s"], ".2f"),
             f(r["peak_rss_mb"], ".0f")]) + " |")
@@ -222,6 +250,49 @@ def plot_scaling(rows: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def thread_table(rows: list[dict]) -> str:
+    """Each runner at 1 thread and at all cores, side by side."""
+    by = {}
+    for r in rows:
+        by.setdefault((r["model"], r["hidden"], r["batch"], r["runner"]), {})[r["threads"]] = r
+    counts = sorted({r["threads"] for r in rows})
+    head = ["model", "runner", "graph", *[f"{t} thread{'s' * (t > 1)}: ms/step (IQR)" for t in counts],
+            f"{counts[-1]} / {counts[0]}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (model, _, _, runner), at in by.items():
+        cells = [f"{at[t]['ms_per_step']:.3f} ({at[t]['iqr_ms']:.3f})" if t in at and "error" not in at[t]
+                 and at[t].get("iqr_ms") is not None else "" for t in counts]
+        ok = all(t in at and "error" not in at[t] for t in (counts[0], counts[-1]))
+        ratio = f"{at[counts[-1]]['ms_per_step'] / at[counts[0]]['ms_per_step']:.2f}" if ok else ""
+        lines.append("| " + " | ".join([model, runner, GRAPH[runner], *cells, ratio]) + " |")
+    return "\n".join(lines)
+
+
+def own_cost(out: Path) -> int:
+    """graphduel's own per-step cost, each in a fresh process: the recorder, and the lightning runtime's step
+    against the cheapest Lightning loop of the same math, piece by piece."""
+    out.mkdir(parents=True, exist_ok=True)
+    results, md = {}, []
+    for name, module in (("recorder", "src.reference.recorder_cost"), ("lightning", "src.reference.lightning_overhead")):
+        print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
+        with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
+            proc = subprocess.run([sys.executable, "-m", module, "--json-out", f.name], cwd=ROOT, capture_output=True,
+                                  text=True)
+            if proc.returncode != 0:
+                print(f"error: {module}: {(proc.stderr.strip().splitlines() or ['(no output)'])[-1]}", file=sys.stderr)
+                return 1
+            results[name] = json.load(f)
+        md.append(proc.stdout.strip())
+    from src.environment import describe
+
+    (out / "own_cost.json").write_text(json.dumps({"environment": describe(), **results}, indent=2))
+    text = "\n\n".join(md)
+    (out / "own_cost.md").write_text(text + "\n")
+    print(text)
+    print(f"results: {(out / 'own_cost.json').resolve()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python bench.py", description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MODELS))
@@ -229,9 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=100, help="steps per repeat")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="measure every runner this many times, interleaved, and report the median round: "
-                         "on a shared machine, noise then hits every runner alike")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measure every runner this many times, interleaved (a round runs each once, in a shuffled "
+                         "order): on a shared machine, noise then hits every runner alike")
+    ap.add_argument("--thread-study", action="store_true",
+                    help="every runner at 1 thread and at all cores, side by side")
+    ap.add_argument("--own-cost", action="store_true",
+                    help="graphduel's own cost per step: the recorder, and the lightning runtime against the "
+                         "cheapest Lightning loop of the same math")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for every runner (default: all cores)")
     ap.add_argument("--scaling", action="store_true", help="grow hidden and batch size instead")
     ap.add_argument("--sizes", default="100x64,300x256,1000x1024,2000x2048,4000x4096",
@@ -244,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(path, "w") as f:
             json.dump(measure(spec), f)
         return 0
+    if args.own_cost:
+        return own_cost(Path(args.out))
 
     from src.config import cpu_threads
 
@@ -258,24 +336,31 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print(f"error: --sizes={args.sizes} is not a list like 100x64,1000x1024", file=sys.stderr)
         return 2
+    threads = sorted({1, cpu_threads()}) if args.thread_study else [args.threads or cpu_threads()]
     specs = [dict(runner=r, model=m, hidden=h, batch=b, warmup=args.warmup, repeats=args.repeats,
-                  steps=args.steps, threads=args.threads or cpu_threads(),
+                  steps=args.steps, threads=t,
                   lr=1e-12 if args.scaling else None)  # scaling times steps; a tiny lr keeps big sizes finite
-             for (h, b) in sizes for m in models for r in runners]
+             for (h, b) in sizes for m in models for t in threads for r in runners]
     from tqdm import tqdm
 
     rounds: list[list[dict]] = [[] for _ in specs]
+    shuffle = random.Random(0)
     with tqdm(total=len(specs) * args.rounds, desc="benchmark", unit="run", file=sys.stderr) as bar:
         for _ in range(max(1, args.rounds)):
-            for i, spec in enumerate(specs):
-                rounds[i].append(run_worker(spec))
+            order = list(range(len(specs)))
+            shuffle.shuffle(order)  # every round runs every runner, in its own order: noise hits all alike
+            for i in order:
+                rounds[i].append(run_worker(specs[i]))
                 bar.update()
-    rows = with_ratios([_median_round(r) for r in rounds])
+    rows = with_ratios([aggregate(r) for r in rounds])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = "scaling" if args.scaling else "bench"
-    (out / f"{name}.json").write_text(json.dumps(rows, indent=2))
-    md = table(rows)
+    name = "scaling" if args.scaling else "threads" if args.thread_study else "bench"
+    from src.environment import describe
+
+    (out / f"{name}.json").write_text(json.dumps({"environment": describe(), "arguments": vars(args), "rows": rows},
+                                                 indent=2))
+    md = thread_table(rows) if args.thread_study else table(rows)
     (out / f"{name}.md").write_text(md + "\n")
     print(md)
     if args.scaling:

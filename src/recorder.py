@@ -24,6 +24,7 @@ from src.event_file import EventFileWriter, iter_records, scalar_values
 from src.interrupt import GracefulStop, Interrupted
 
 FLUSH_EVERY = 100  # steps between flushes to the OS: an interrupted run keeps all its steps
+NOISY = 0.10  # an interquartile range over this share of the median marks a timing noisy (torch.utils.benchmark's)
 MAX_BUILDS = 100  # builds listed in result.json (all are counted)
 
 
@@ -290,7 +291,10 @@ class Recorder:
 
     # -- called by the orchestrator ------------------------------------------------------
     def finish(self, status: str, error: str | None = None) -> dict:
+        from src.environment import describe
+
         result = self.result(status, error)
+        result["environment"] = describe()  # what reproducing its timings needs (read at the end: ~0.1 s)
         if not self.enabled:
             return result
         if self._bar is not None:
@@ -321,6 +325,11 @@ class Recorder:
         def median(xs):
             return statistics.median(xs) if xs else None
 
+        # The steady state: the steps that built no graph (a static runtime's first steps of each kind).
+        first = self.step_no - len(self.step_ms) + 1
+        steady = [ms for i, ms in enumerate(self.step_ms, first) if i not in self.build_steps]
+        iqr = spread(steady)
+
         return {
             **self.info,
             "status": status,
@@ -329,9 +338,11 @@ class Recorder:
             "final_loss": self.losses[-1] if self.losses else None,
             "median_step_ms": median(self.step_ms),
             "median_compute_ms": median(self.compute_ms),
-            # Steady state: the steps that built no graph (a static runtime's first steps of each kind).
-            "median_steady_ms": median([ms for i, ms in enumerate(self.step_ms, self.step_no - len(self.step_ms) + 1)
-                                        if i not in self.build_steps]),
+            "median_steady_ms": median(steady),
+            # How far the steady-state times can be trusted: their interquartile range, and whether it is
+            # over NOISY of their median (then compare runs only side by side, as the benchmark does).
+            "iqr_steady_ms": iqr,
+            "noisy": None if iqr is None else iqr > NOISY * statistics.median(steady),
             "compiles": self.compiles,
             "compile_s": self.compile_s,
             "nodes_per_step": median(self.nodes),
@@ -358,6 +369,14 @@ class Recorder:
         if self._events is None:
             self._events = EventFileWriter(self.run_dir)
         return self._events
+
+
+def spread(xs: list[float]) -> float | None:
+    """The interquartile range of xs (None for fewer than 4)."""
+    if len(xs) < 4:
+        return None
+    q1, _, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+    return q3 - q1
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -389,6 +408,15 @@ def _save_hydra_config(run_dir: str, cfg: Any) -> None:
         os.replace(tmp, os.path.join(out, name))
 
 
+def _noise(r: dict) -> str:
+    """The steady-state times' interquartile range, as a share of their median; 'noisy' past NOISY."""
+    if r.get("iqr_steady_ms") is None or not r.get("median_steady_ms"):
+        return ""
+    share = r["iqr_steady_ms"] / r["median_steady_ms"]
+    word = "noisy: " if r.get("noisy") else ""
+    return f", {word}IQR {r['iqr_steady_ms']:.3f} ms ({share:.0%})"
+
+
 def summary_text(result: dict) -> str:
     def fmt(v, spec):
         return "n/a" if v is None else format(v, spec)
@@ -403,8 +431,8 @@ def summary_text(result: dict) -> str:
         f"graphduel: {r['model']} on {r['runtime']} ({r['framework']}, {r['graph']} graph, "
         f"{r['accelerator']}): {r['status']} after {r['steps']} steps",
         f"  loss        {fmt(r['first_loss'], '.4g')} -> {fmt(r['final_loss'], '.4g')}",
-        f"  per step    {fmt(r['median_step_ms'], '.3f')} ms median "
-        f"({fmt(r['median_compute_ms'], '.3f')} ms compute)",
+        f"  per step    {fmt(r['median_step_ms'], '.3f')} ms median ({fmt(r['median_compute_ms'], '.3f')} ms "
+        f"compute){_noise(r)}",
         f"  graphs      {graphs}",
         f"  start       {fmt(r['setup_s'], '.2f')} s setup to the first step, "
         f"after {fmt(r['import_s'], '.2f')} s importing the framework",

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
-           "median_step_ms", "median_steady_ms", "median_compute_ms", "setup_s", "compiles", "compile_s",
-           "break_even_step", "status"]
+           "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
+           "compiles", "compile_s", "break_even_step", "status"]
 
 
 def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
@@ -106,8 +106,10 @@ def _add_break_even(rows: list[dict]) -> None:
 
 # -- tables ---------------------------------------------------------------------------------------------
 def _cell(value) -> str:
-    if value is None:
+    if value is None or value is False:
         return ""
+    if value is True:
+        return "noisy"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -229,6 +231,10 @@ def report(sweep_dir: str | os.PathLike) -> int:
             print(f"  warning, {r['job']}: {warning}")
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
     print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
+    noisy = [r["job"] for r in rows if r.get("noisy")]
+    if noisy:
+        print(f"  noisy timings (interquartile range over 10% of the median): {', '.join(noisy)}; compare runtimes "
+              "side by side with python bench.py, which interleaves them (docs/benchmark.md)")
     bad = [r for r in rows if r.get("status") != "completed"]
     if bad:
         print(f"{len(bad)} of {len(rows)} jobs did not complete: " +

@@ -40,3 +40,14 @@ def env_without_full_error() -> dict:
     env = dict(os.environ)
     env.pop("HYDRA_FULL_ERROR", None)
     return env
+
+
+def one_line_error(out) -> str:
+    """A refusal as a user sees it: one line, `error: ...`, and no traceback; beside it at most the word a
+    run says while it imports its framework (a refusal only the framework can make comes after it)."""
+    assert "Traceback" not in out.stderr + out.stdout
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    status = [line for line in lines if line.startswith("graphduel: ") and line.endswith("...")]
+    assert len(errors) == 1 and len(errors) + len(status) == len(lines) and len(status) <= 1, out.stderr
+    return errors[0]

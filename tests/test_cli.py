@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, env_without_full_error, losses
+from helpers import ROOT, env_without_full_error, losses, one_line_error
 
 
 def run_cli(*args, cwd=ROOT, timeout=300):
@@ -33,12 +33,6 @@ def test_default_output_dirs_are_named_after_model_and_runtime(tmp_path):
     assert list(run_dir.glob("events.out.tfevents.*"))
 
 
-def _one_clear_line(out):
-    assert "Traceback" not in out.stderr + out.stdout
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert 1 <= len(lines) <= 2, out.stderr
-    return lines[0]
-
 
 def test_gpu_without_gpu_is_one_line_and_exit_2(tmp_path):
     import torch
@@ -47,7 +41,7 @@ def test_gpu_without_gpu_is_one_line_and_exit_2(tmp_path):
         pytest.skip("this machine has a GPU")
     out = run_cli("model=dynamic", "trainer.accelerator=gpu", f"hydra.run.dir={tmp_path}")
     assert out.returncode == 2
-    line = _one_clear_line(out)
+    line = one_line_error(out)
     assert "trainer.accelerator=gpu" in line and "trainer.accelerator=cpu" in line
 
 
@@ -58,7 +52,7 @@ def test_gpu_without_gpu_is_one_line_and_exit_2(tmp_path):
 def test_bad_values_are_one_line_and_exit_2(tmp_path, override, words):
     out = run_cli(*override.split(), f"hydra.run.dir={tmp_path}")
     assert out.returncode == 2
-    line = _one_clear_line(out)
+    line = one_line_error(out)
     assert all(w in line for w in words), line
 
 

@@ -39,7 +39,7 @@ def test_overrides_reach_the_config():
     "trainer.max_steps=abc",  # wrong type
     "model.optimizer.lr=fast",
     "model.depth=2",  # two_layer has no depth
-    "model=three_layer",  # unknown option
+    "model=no_such_model",  # unknown option
     "runtime=jax",
 ])
 def test_hydra_refuses_bad_keys_and_types(override):

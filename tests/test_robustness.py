@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import ROOT, env_without_full_error, losses, scalars, train
+from helpers import ROOT, env_without_full_error, losses, one_line_error, scalars, train
 from src.registry import MODELS, RUNTIMES
 
 
@@ -18,11 +18,6 @@ def cli(*args, cwd=ROOT, env=None, timeout=600):
                           timeout=timeout, env=env or env_without_full_error())
 
 
-def one_line_error(out):
-    assert "Traceback" not in out.stderr + out.stdout
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize("args, words", [

@@ -318,6 +318,23 @@ def test_a_job_without_cpus_per_task_uses_the_one_cpu_slurm_gave_it(cluster, pre
 
 
 # -- nothing it starts outlives what started it ------------------------------------------------------
+def test_jobs_slurm_kills_end_the_sweep_in_one_line_and_a_summary(cluster, tmp_path):
+    """scancel without a signal to checkpoint on: the jobs return nothing.  The sweep says so in one line,
+    summarises what the jobs wrote, and exits 1, without submitit's traceback."""
+    d = tmp_path / "sweep"
+    d.parent.mkdir(exist_ok=True)
+    proc = cluster.sweep(d, "hydra.launcher.cpus_per_task=1", "model=dynamic", "runtime=lightning,tf_session",
+                         "trainer.max_steps=1000000", "trainer.checkpoint_every_n_steps=100", wait=False)
+    runs = [d / "0_dynamic_lightning", d / "1_dynamic_tf_session"]
+    _wait_for_checkpoints(runs, proc, at_least=100)
+    cluster.slurm("scancel", "--full", job_of(runs[0])["job_id"].split("_")[0])  # the whole job array
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
+    (line,) = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert "did not return" in line and f"python -m src.summary {d}" in line
+    assert "graphduel sweep summary: 2 jobs" in stdout and (d / "summary.csv").exists()
+
+
 def test_the_cluster_stops_when_the_process_that_started_it_exits():
     state_dir = tempfile.mkdtemp(prefix="graphduel-slurm-owner-", dir="/tmp")
     owner = subprocess.Popen(["sleep", "600"])

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, env_without_full_error, losses, train
+from helpers import ROOT, env_without_full_error, losses, one_line_error, train
 
 
 def cli(*args, cwd=ROOT, timeout=600):
@@ -14,11 +14,6 @@ def cli(*args, cwd=ROOT, timeout=600):
                           timeout=timeout, env=env_without_full_error())
 
 
-def one_line_error(out):
-    assert "Traceback" not in out.stderr + out.stdout
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    return lines[0]
 
 
 def snapshot(d):

@@ -53,7 +53,19 @@ class GraphduelSweeper(basic_sweeper()):
                 raise
             print(f"error: {e}", file=sys.stderr)
             sys.exit(e.exit_code)
-        return super().sweep(arguments)
+        try:
+            return super().sweep(arguments)
+        except Exception as e:  # a launcher lost a job (a cluster job killed before it returned, say)
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            from src.summary import report
+
+            first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            print(f"error: a job of the sweep did not return ({type(e).__name__}: {first}); what the jobs wrote so "
+                  "far is summarised below. Jobs may still be running on a cluster: when they have ended, "
+                  f"python -m src.summary {self.config.hydra.sweep.dir} rebuilds the summary.", file=sys.stderr)
+            report(self.config.hydra.sweep.dir)
+            sys.exit(1)
 
     def get_job_batch(self):
         """The next batch, each job named by what the sweep varies (src/sweeps.py)."""

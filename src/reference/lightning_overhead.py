@@ -1,71 +1,140 @@
-"""Where a Lightning step's time goes, measured in one process:  python -m src.reference.lightning_overhead
+"""What the lightning runtime's step costs beyond the cheapest correct Lightning step, piece by piece:
 
-The seed's two_layer step, timed five ways: the seed's own loop; our step arithmetic (Module, MSELoss,
-SGD) in a tight loop; a Lightning Trainer with an empty training_step (its loop alone); Lightning
-running our step through raw torch calls; and through Lightning's manual-optimization API
-(manual_backward, LightningOptimizer.step), as the lightning runtime does.  The benchmark's
-`lightning` ratio is the last over the first; the differences say which part costs what.
+    python -m src.reference.lightning_overhead            # (python bench.py --own-cost runs it too)
+
+The seeds' two_layer step, driven through a PyTorch Lightning Trainer in nine ways, side by side in one
+process: the floor is a barebones Trainer (Trainer(barebones=True): no logger, checkpointing, progress bar
+or summaries) with manual optimization through raw torch calls (the unwrapped optimizer, loss.backward());
+each next way adds one piece the lightning runtime has, up to the runtime's own LightningModule and
+Trainer as `python train.py` runs them.  Every way runs in every round, in a shuffled order, so the shared
+machine's noise hits them alike; a way's ms/step is the median over rounds, with its interquartile range,
+and its ratio to the floor is the median of the per-round ratios, with their range.  The seed's own loop,
+without Lightning, is the context.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import random
+import statistics
+import sys
+import tempfile
 import time
 
 import torch
 
 from src.config import compose_config, cpu_threads
 from src.frameworks.torch import import_lightning
+from src.frameworks.torch_graph import autograd_nodes, step_graph
 from src.models.two_layer.torch import Net
 from src.problem import make_problem
+from src.recorder import Recorder, spread
+from src.reference import output, output_options
 
 pl = import_lightning()
 
+# Cumulative: each way is the previous one plus one piece.
+WAYS = ("floor: barebones Trainer, raw torch calls", "+ LightningOptimizer wrapper", "+ manual_backward",
+        "+ the step's inputs as a dict", "+ graph capture (autograd nodes)", "+ the recorder (events, checks)",
+        "+ the progress bar", "+ the runtime's Trainer settings", "lightning runtime, as run")
+FLOOR, RUNTIME = WAYS[0], WAYS[-1]
+
 
 class _Probe(pl.LightningModule):
-    def __init__(self, problem, mode: str):
+    """A step that adds the runtime's pieces one by one; the entry time of every step is kept."""
+
+    def __init__(self, problem, level: int, recorder):
         super().__init__()
         self.automatic_optimization = False
-        self.mode, self.net, self.ends = mode, Net(problem), []
+        self.net, self.level, self.recorder, self.starts = Net(problem), level, recorder, []
+        self.params = {id(p): n for n, p in self.net.named_parameters()}
+        self.graphed = False
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.net.parameters(), lr=1e-6)
 
     def training_step(self, batch, batch_idx):
-        self.ends.append(time.perf_counter())
-        if self.mode == "empty":
-            return None
-        loss = self.net.loss({})
-        if self.mode == "manual":
-            opt = self.optimizers()
-            opt.zero_grad(set_to_none=False)
-            self.manual_backward(loss)
-            opt.step()
-        else:
-            opt = self.optimizers(use_pl_optimizer=False)
-            opt.zero_grad(set_to_none=False)
-            loss.backward()
-            opt.step()
-        loss.item()
-
-
-def measure(steps: int, warmup: int) -> dict[str, float]:
-    problem = make_problem(compose_config())
-    x, y = torch.from_numpy(problem.data["x"]), torch.from_numpy(problem.data["y"])
-    out = {}
-
-    def tight(name, step):
-        for _ in range(warmup):
-            step()
+        self.starts.append(time.perf_counter())
+        opt = self.optimizers() if self.level >= 1 else self.optimizers(use_pl_optimizer=False)
         t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        out[name] = (time.perf_counter() - t0) / steps * 1e3
+        loss = self.net.loss(batch if isinstance(batch, dict) else {})
+        if self.level >= 4:
+            t = time.perf_counter()
+            autograd_nodes(loss)
+            if not self.graphed:
+                step_graph(loss, self.params)
+                self.graphed = True
+            t0 += time.perf_counter() - t
+        opt.zero_grad(set_to_none=False)
+        if self.level >= 2:
+            self.manual_backward(loss)
+        else:
+            loss.backward()
+        opt.step()
+        compute_ms = (time.perf_counter() - t0) * 1e3
+        value = loss.item()
+        if self.level >= 5:
+            self.recorder.step(value, compute_ms)
 
+
+def _one(way: str, problem, n: int, run_dir: str) -> float:
+    """ms per step of one way, over its steps after the first `warmup` (the caller's slice)."""
+    level = WAYS.index(way)
+    cfg = compose_config(f"trainer.progress_bar={str(level >= 6).lower()}", f"trainer.max_steps={n}",
+                         "trainer.checkpoint_every_n_steps=0")
+    recorder = Recorder(run_dir, cfg, "torch", "dynamic", threads=cpu_threads(), enabled=level >= 5, problem=problem)
+    if way == RUNTIME:  # the runtime itself; its recorder times each step as the loop sees it
+        from src.runtimes import lightning as runtime
+
+        runtime.fit(problem, cfg, recorder, cpu_threads())
+        recorder.finish("completed")
+        return recorder.step_ms
+    module = _Probe(problem, level, recorder)
+    if level >= 5:
+        recorder.start("cpu")
+        recorder.loop_start(0)
+    if level >= 7:  # the Trainer as the runtime makes it
+        trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=n, max_epochs=1, logger=False,
+                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                             num_sanity_val_steps=0)
+    else:
+        trainer = pl.Trainer(barebones=True, accelerator="cpu", devices=1, max_steps=n, max_epochs=1)
+    trainer.fit(module, train_dataloaders=problem.inputs(0, n) if level >= 3 else list(range(n)))
+    if level >= 5:
+        recorder.finish("completed")
+    return [(b - a) * 1e3 for a, b in zip(module.starts, module.starts[1:])]
+
+
+def measure(steps: int = 300, warmup: int = 50, rounds: int = 7, seed: int = 0) -> dict:
+    """way -> {ms, iqr_ms, ratio, ratio_range} (the floor's ratio is 1), and the seed loop's ms."""
+    problem = make_problem(compose_config())
+    torch.set_num_threads(cpu_threads())
+    per_round: dict[str, list[float]] = {w: [] for w in (*WAYS, "seed loop, no Lightning")}
+    order = random.Random(seed)
+    for _ in range(rounds):
+        ways = list(per_round)
+        order.shuffle(ways)
+        for way in ways:
+            if way == "seed loop, no Lightning":
+                per_round[way].append(_seed_loop(problem, warmup + steps, warmup))
+                continue
+            with tempfile.TemporaryDirectory() as d:
+                per_round[way].append(statistics.fmean(_one(way, problem, warmup + steps, d)[warmup:]))
+    out = {}
+    for way, ms in per_round.items():
+        ratios = [a / b for a, b in zip(ms, per_round[FLOOR])]
+        out[way] = {"ms": statistics.median(ms), "iqr_ms": spread(ms), "rounds_ms": ms,
+                    "ratio": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)]}
+    return out
+
+
+def _seed_loop(problem, n: int, warmup: int) -> float:
+    """The seeds' own loop, no Lightning: ms per step after the warm-up."""
+    x, y = torch.from_numpy(problem.data["x"]), torch.from_numpy(problem.data["y"])
     w1 = torch.from_numpy(problem.weights["w1"].copy()).requires_grad_()
     w2 = torch.from_numpy(problem.weights["w2"].copy()).requires_grad_()
-
-    def seed_step():
+    for i in range(n):
+        if i == warmup:
+            t0 = time.perf_counter()
         loss = (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()
         loss.item()
         loss.backward()
@@ -74,45 +143,31 @@ def measure(steps: int, warmup: int) -> dict[str, float]:
             w2.sub_(problem.lr * w2.grad)
             w1.grad.zero_()
             w2.grad.zero_()
-
-    net = Net(problem)
-    opt = torch.optim.SGD(net.parameters(), lr=problem.lr)
-
-    def module_step():
-        loss = net.loss({})
-        opt.zero_grad(set_to_none=False)
-        loss.backward()
-        opt.step()
-        loss.item()
-
-    tight("seed loop", seed_step)
-    tight("our step math, tight loop", module_step)
-    for mode, name in (("empty", "Lightning, empty training_step"), ("raw", "Lightning, raw torch calls"),
-                       ("manual", "Lightning, manual-optimization API")):
-        probe = _Probe(problem, mode)
-        n = warmup + steps
-        pl.Trainer(accelerator="cpu", max_steps=n, max_epochs=1, logger=False, enable_checkpointing=False,
-                   enable_progress_bar=False, enable_model_summary=False,
-                   num_sanity_val_steps=0).fit(probe, train_dataloaders=list(range(n)))
-        ends = probe.ends[warmup:]
-        out[name] = (ends[-1] - ends[0]) / (len(ends) - 1) * 1e3
-    return out
+    return (time.perf_counter() - t0) / (n - warmup) * 1e3
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = ap.parse_args()
-    torch.set_num_threads(cpu_threads())
-    result = measure(args.steps, args.warmup)
-    if args.json:
-        print(json.dumps(result))
-        return
-    for name, ms in result.items():
-        print(f"{name:38s} {ms:7.3f} ms/step")
+def table(result: dict) -> str:
+    lines = ["| way | ms/step | IQR ms | x floor (median of rounds) | range over rounds | this piece, ms |",
+             "|---|---|---|---|---|---|"]
+    previous = None
+    for way, r in result.items():
+        piece = "" if previous is None or way not in WAYS else f"{r['ms'] - result[previous]['ms']:+.3f}"
+        iqr = "" if r["iqr_ms"] is None else f"{r['iqr_ms']:.3f}"  # (fewer than 4 rounds: none)
+        lines.append(f"| {way} | {r['ms']:.3f} | {iqr} | {r['ratio']:.2f} | "
+                     f"{r['ratio_range'][0]:.2f}-{r['ratio_range'][1]:.2f} | {piece} |")
+        previous = way if way in WAYS else previous
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m src.reference.lightning_overhead", description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=7)
+    output_options(ap)
+    args = ap.parse_args(argv)
+    return output(measure(args.steps, args.warmup, args.rounds), table, args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -45,7 +45,7 @@ def test_step_inputs_every_batch_once_per_pass_stable_and_resumable():
     for k in range(0, 160, pool):  # each pass: a permutation of the pool
         assert sorted(cols["batch"][k:k + pool].tolist()) == list(range(pool))
     assert cols["batch"][:pool].tolist() != cols["batch"][pool:2 * pool].tolist()  # a new order each pass
-    # The step's longest length is its batch's (data the runtimes never see in the step inputs' place).
+    # A step's `longest` is the longest sequence of its batch, as the data holds it.
     np.testing.assert_array_equal(cols["longest"], p.data["lengths"].max(axis=1)[cols["batch"]])
     assert len(set(cols["longest"][:pool].tolist())) > pool // 2  # the longest changes from step to step
     for name, col in cols.items():

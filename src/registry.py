@@ -35,7 +35,7 @@ FRAMEWORKS = {
 
 # Each model is a folder, src/models/<name>/ (spec.py, framework-free, and one file per framework),
 # and conf/model/<name>.yaml.
-MODELS = ("two_layer", "dynamic")
+MODELS = ("two_layer", "dynamic", "rnn")
 
 # Each runtime is a file, src/runtimes/<name>.py, and conf/runtime/<name>.yaml.
 RUNTIMES = {

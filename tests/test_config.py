@@ -56,6 +56,10 @@ def test_hydra_refuses_bad_keys_and_types(override):
     (["model.optimizer.momentum=1.0"], "model.optimizer.momentum"),
     (["trainer.accelerator=tpu"], "trainer.accelerator"),
     (["model=dynamic", "model.depth=4"], "model.depth"),
+    (["model=rnn", "model.max_len=0"], "model.max_len"),
+    (["model=rnn", "model.pool=0"], "model.pool"),
+    (["model=rnn", "model.compile_buckets=9"], "model.compile_buckets"),
+    (["model=rnn", "model.max_len=3", "model.compile_buckets=4"], "model.compile_buckets"),
 ])
 def test_validate_names_the_key(overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -9,8 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from helpers import ROOT, env_without_full_error, losses, one_line_error, scalars, train
-from src.registry import RUNTIMES
+from helpers import ROOT, compose_cfg, env_without_full_error, losses, one_line_error, scalars, train
+from src.problem import make_problem
+from src.registry import MODELS, RUNTIMES
 
 
 def cli(*args, cwd=ROOT, env=None, timeout=600):
@@ -34,6 +35,7 @@ def cli(*args, cwd=ROOT, env=None, timeout=600):
     (["model=dynamic", "model.optimizer.momentum=1.0"], ["model.optimizer.momentum=1.0", "[0, 1)"]),
     (["trainer.accelerator=tpu"], ["trainer.accelerator=tpu", "auto, cpu, gpu"]),
     (["model=dynamic", "model.depth=4"], ["model.depth=4", "0..model.max_depth (3)"]),
+    (["model=rnn", "model.max_len=0"], ["model.max_len=0", "1 or more"]),
     (["runtime=tf_session", "trainer.devices=2"], ["trainer.devices=2", "runtime=tf_session"]),
     (["runtime=tf_session", "trainer.strategy=ddp"], ["trainer.strategy=ddp", "runtime=tf_session"]),
     (["-m", "model=two_layer,foo"], ["model=foo"]),
@@ -208,3 +210,20 @@ def test_resume_at_a_depth_0_step_keeps_the_middle_layers_momentum(tmp_path, run
     straight = tmp_path / "straight"
     train(straight, "model=dynamic", f"runtime={runtime}", f"trainer.max_steps={k + 5}")
     np.testing.assert_allclose(losses(first), losses(straight), rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_resume_mid_run_continues_exactly(tmp_path, runtime, model):
+    """Every model, every runtime: a run resumed from its checkpoint at step 7 (for rnn, mid-way through a
+    pass over its pool) logs the same losses and per-step inputs as a run that never stopped."""
+    k = 7
+    first, straight = tmp_path / "first", tmp_path / "straight"
+    train(first, f"model={model}", f"runtime={runtime}", f"trainer.max_steps={k}")
+    train(first, f"model={model}", f"runtime={runtime}", f"trainer.max_steps={k + 6}", f"resume={first}")
+    train(straight, f"model={model}", f"runtime={runtime}", f"trainer.max_steps={k + 6}")
+    resumed = scalars(first)
+    assert [s for s, _ in resumed["train/loss"]] == list(range(1, k + 7))
+    np.testing.assert_allclose(losses(first), losses(straight), rtol=1e-6)
+    for tag, column in make_problem(compose_cfg(f"model={model}")).step_scalars(0, k + 6).items():
+        assert resumed[tag] == list(zip(range(1, k + 7), column.tolist())), tag  # rnn: model/max_len

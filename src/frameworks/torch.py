@@ -75,6 +75,12 @@ class CompileWatch:
         self._started: dict[str, float] = {}
         self._pending: dict[str, dict] = {}  # compile id -> its build, awaiting Dynamo's metrics
         self._unimplemented = len(counters["unimplemented"])
+        # Dynamo numbers compiles afresh after torch._dynamo.reset() (0/0, 0/1, ...) but keeps the metrics of
+        # its last 64 across it: check() would take an earlier run's metrics (its recompile reasons) for this
+        # run's compiles of the same number.  This run's metrics only, then.
+        from torch._dynamo.utils import clear_compilation_metrics
+
+        clear_compilation_metrics()
         callback.callback_handler.register_start_callback(self._start)
         callback.callback_handler.register_end_callback(self._end)
 

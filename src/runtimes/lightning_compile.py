@@ -3,9 +3,10 @@
 torch.compile traces the step's Python into a graph (Dynamo), specialising it on the Python ints it
 branches on: each DynamicNet depth is its own graph, compiled (with its backward) the first time a step
 of that depth runs -- a recompile whose reason is the guard that failed (`inputs['depth'] == 1`).
-Later steps of a known depth reuse their graph.  Every compile is counted and timed from Dynamo's own
-callbacks (src/frameworks/torch.py CompileWatch); a fall back to eager at Dynamo's recompile limit is
-reported as a warning."""
+Later steps of a known depth reuse their graph.  An int the graph only computes with stays symbolic
+(dynamic=True): rnn's batch index, which picks a batch from its pool, never recompiles.  Every compile is
+counted and timed from Dynamo's own callbacks (src/frameworks/torch.py CompileWatch); a fall back to eager
+at Dynamo's recompile limit is reported as a warning."""
 from __future__ import annotations
 
 import torch
@@ -38,9 +39,12 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         return compile_fx(gm, example_inputs)
 
     module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, on_step=after_forward)
-    # dynamic=False: a graph per kind of step, never a shape-generic one (the Python loop over the depth
-    # cannot be one); compiled lazily, by the step that first needs it.
-    module.loss_of = torch.compile(module.net.loss, dynamic=False, backend=inductor_keeping_the_graph)
+    # dynamic=True: the step's Python ints are symbolic unless the graph needs their value, as a loop's trip
+    # count does (range(depth) still specialises: one graph per depth, as dynamic=False gives).  With
+    # dynamic=False every int is a constant: rnn would compile a graph per batch of its pool, and past the
+    # recompile limit (8) run eagerly.  The data are buffers, whose shapes stay static either way.
+    # Compiled lazily, by the step that first needs it.
+    module.loss_of = torch.compile(module.net.loss, dynamic=True, backend=inductor_keeping_the_graph)
     try:
         lightning.fit(module, cfg, accelerator)
     finally:

@@ -46,11 +46,16 @@ def preflight(argv: list[str]) -> list[str]:
             raise ConfigError(f"resume={resume} continues one run: drop -m/--multirun.")
         overrides = _resume_overrides(resume, overrides)
         argv = [argv[0], *overrides]
-    # Composed as Hydra composes a sweep's primary config: without its sweep values, whose every job
-    # graphduel's sweeper checks before any runs (hydra_plugins/graphduel_sweeper).
-    cfg = _compose(_without_sweeps(overrides) if args.multirun else overrides, hydra=True)
+    # Composed as Hydra composes a sweep's primary config (and as it finds the mode, Hydra.get_mode):
+    # without its sweep values, whose every job graphduel's sweeper checks before any runs
+    # (hydra_plugins/graphduel_sweeper).  A preset that sweeps (experiment=...) is a sweep without -m,
+    # and more values may be swept beside it: `experiment=static_vs_dynamic seed=0,1,2`.
+    fixed = _without_sweeps(overrides)
+    cfg = _compose(fixed, hydra=True)
     if args.multirun or (str(cfg.hydra.mode) == "RunMode.MULTIRUN" and not args.run):
         return argv  # a sweep (-m), or a preset that sweeps (experiment=...)
+    if fixed != overrides:
+        cfg = _compose(overrides, hydra=True)  # a sweep value in a single run: Hydra's refusal, in a line
     task = _task(cfg)
     check_job(task, multirun=False)
     if resume is not None:

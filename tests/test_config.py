@@ -78,3 +78,14 @@ def test_keys_appended_with_plus_are_refused_too(override):
 def test_tf_session_refuses_what_it_cannot_honour(override):
     with pytest.raises(ConfigError, match="runtime=tf_session"):
         validate(compose_cfg("runtime=tf_session", override))
+
+
+def test_a_preset_that_sweeps_takes_more_sweep_values_without_m():
+    """`experiment=static_vs_dynamic seed=0,1,2` is a sweep, as Hydra runs it (the preset sets MULTIRUN);
+    the same values on a single run are refused in one line that says to add -m."""
+    from src.cli import preflight
+
+    argv = ["train.py", "experiment=static_vs_dynamic", "seed=0,1,2"]
+    assert preflight(argv) == argv
+    with pytest.raises(ConfigError, match=r"seed=0,1,2.*add -m"):
+        preflight(["train.py", "model=dynamic", "seed=0,1,2"])

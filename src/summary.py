@@ -232,8 +232,9 @@ def report(sweep_dir: str | os.PathLike) -> int:
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
     print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
     noisy = [r["job"] for r in rows if r.get("noisy")]
-    if noisy:
-        print(f"  noisy timings (interquartile range over 10% of the median): {', '.join(noisy)}; compare runtimes "
+    if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each
+        which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"
+        print(f"  noisy timings (interquartile range over 10% of the median): {which}; compare runtimes "
               "side by side with python bench.py, which interleaves them (docs/benchmark.md)")
     bad = [r for r in rows if r.get("status") != "completed"]
     if bad:

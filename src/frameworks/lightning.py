@@ -3,7 +3,7 @@ torch Net one Problem step per batch, and the Trainer around it.
 
 The 'batch' Lightning hands over is the step's inputs (DynamicNet's depth): the data stays on the device
 as buffers, and the loop feeds nothing else.  Manual optimization, so one plain SGD step per batch is
-timed as a whole."""
+timed as a whole; on one device without Lightning's optimizer wrapper (see on_train_start)."""
 from __future__ import annotations
 
 import importlib
@@ -35,6 +35,13 @@ class StepModule(pl.LightningModule):
 
     def on_train_start(self) -> None:
         opt = self.optimizers(use_pl_optimizer=False)
+        # One process, one device: the step drives the optimizer and autograd directly (loss.backward(),
+        # opt.step()), the cheapest correct way through a Lightning Trainer.  Lightning's wrappers
+        # (LightningOptimizer, manual_backward) add nothing to that here but 0.05-0.1 ms a step (measured:
+        # python bench.py --own-cost); under DDP they do (the strategy's backward and step), so they stay.
+        # The loop still ends after the run's steps: the dataloader holds exactly them, max_epochs=1.
+        self.single = self.trainer.world_size == 1
+        self.opt = opt if self.single else self.optimizers()
         for name, p in self.net.named_parameters():
             # Zero gradients from the start (see training_step): else a resumed run whose first step
             # skips the middle layer would leave its restored momentum unapplied.
@@ -45,7 +52,7 @@ class StepModule(pl.LightningModule):
             self.recorder.loop_start(first_step=self.problem.start_step)
 
     def training_step(self, inputs: dict, batch_idx: int) -> None:
-        opt = self.optimizers()
+        opt = self.opt
         t0 = time.perf_counter()
         loss = self.loss_of(inputs)
         if self.on_step is not None:
@@ -53,7 +60,10 @@ class StepModule(pl.LightningModule):
         # Zeros, not None: a layer skipped this step (DynamicNet at depth 0) gets a zero gradient and its
         # momentum keeps moving it, as in the seed's torch (and in TensorFlow); None would skip it.
         opt.zero_grad(set_to_none=False)
-        self.manual_backward(loss)
+        if self.single:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
         opt.step()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)  # kernels are async: wait before reading the clock

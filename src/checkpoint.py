@@ -52,22 +52,35 @@ def load(run_dir: str) -> Checkpoint:
                           "start a new run instead.") from None
 
 
-def _saved_model(run_dir: str) -> str | None:
-    """The model of a run whose checkpoint predates recording it, from its saved config."""
+def _saved(run_dir: str, key: str):
+    """A value of the run's saved config (.hydra/config.yaml), or None."""
     from omegaconf import OmegaConf
 
     try:
-        return str(OmegaConf.load(os.path.join(run_dir, ".hydra", "config.yaml")).model.name)
+        return OmegaConf.select(OmegaConf.load(os.path.join(run_dir, ".hydra", "config.yaml")), key)
     except Exception:
         return None
 
 
-def check_fits(ckpt: Checkpoint, run_dir: str, model: str, weights: dict[str, np.ndarray]) -> None:
-    """Refuses a checkpoint of another model, or of other sizes, than the config asks for."""
+def _saved_model(run_dir: str) -> str | None:
+    """The model of a run whose checkpoint predates recording it, from its saved config."""
+    model = _saved(run_dir, "model.name")
+    return None if model is None else str(model)
+
+
+def check_fits(ckpt: Checkpoint, run_dir: str, model: str, weights: dict[str, np.ndarray], cfg_seed=None) -> None:
+    """Refuses a checkpoint of another model, seed or sizes than the config asks for."""
     if ckpt.model is not None and ckpt.model != model:
         raise ConfigError(f"resume={run_dir}: that run trained model={ckpt.model}, and its checkpoint cannot "
                           f"continue as model={model}: resume it as model={ckpt.model} (drop model={model}), "
                           "or start a new run.")
+    seed = _saved(run_dir, "seed")
+    if cfg_seed is not None and seed is not None and seed != cfg_seed:
+        # The data and every step's inputs (DynamicNet's depths, rnn's batches) are drawn from the seed: a
+        # run continued with another would be neither seed's run.
+        raise ConfigError(f"resume={run_dir}: that run trained with seed={seed}, and its data and step inputs "
+                          f"come from that seed: it cannot continue with seed={cfg_seed}. Resume it with its "
+                          f"own seed (drop seed={cfg_seed}), or start a new run.")
     have = {k: v.shape for k, v in ckpt.weights.items()}
     want = {k: v.shape for k, v in weights.items()}
     if have != want:

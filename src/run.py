@@ -93,7 +93,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
 def resumed(problem, cfg):
     """The problem, starting from the checkpoint in cfg.resume (refused, with why, if it can't)."""
     ckpt = checkpoint.load(cfg.resume)
-    checkpoint.check_fits(ckpt, cfg.resume, problem.model, problem.weights)
+    checkpoint.check_fits(ckpt, cfg.resume, problem.model, problem.weights, cfg_seed=cfg.seed)
     if ckpt.step >= cfg.trainer.max_steps:
         raise ConfigError(f"resume={cfg.resume}: that run already did {ckpt.step} steps; "
                           f"continue it with trainer.max_steps=N for some N above {ckpt.step}.")

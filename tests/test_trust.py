@@ -33,6 +33,7 @@ def finished_run(tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["model=dynamic", "trainer.max_steps=10"], ["trained model=two_layer", "cannot continue as model=dynamic"]),
     (["model.hidden=7", "trainer.max_steps=10"], ["other sizes", "w1 (1000, 100) vs (1000, 7)"]),
+    (["seed=1", "trainer.max_steps=10"], ["trained with seed=0", "cannot continue with seed=1"]),
     (["trainer.max_steps=6"], ["already did 6 steps"]),
     (["trainer.max_steps=abc"], ["trainer.max_steps=abc"]),
     (["trainer.accelerator=gpu", "trainer.max_steps=10"], ["trainer.accelerator=gpu"]),  # refused after the import

@@ -48,7 +48,8 @@ RUNTIMES = {
     "tf_function": Runtime("tensorflow", "static", "the same step traced once by tf.function"),
     "tf_xla": Runtime("tensorflow", "static", "the same step traced once and compiled by XLA "
                                               "(tf.function(jit_compile=True))"),
-    "jax_jit": Runtime("jax", "static", "JAX: the whole step under jax.jit, compiled by XLA once for every depth and length"),
+    "jax_jit": Runtime("jax", "static", "JAX: the whole step under jax.jit, compiled by XLA once for every "
+                                        "depth and length"),
 }
 
 

@@ -163,6 +163,7 @@ def plot(rows: list[dict], path: str) -> None:
         ax_loss, ax_time, ax_ms = row_axes
         jobs = [r for r in rows if r.get("model") == model]
         bars = []
+        even: dict = {}  # runtime -> its jobs' break-even points: one label each (seeds would overlap)
         for r in jobs:
             c, ls = color.get(r.get("runtime")), style.get(r.get("graph"), ":")
             scalars = read_scalars(r["run_dir"]) if os.path.isdir(r.get("run_dir", "")) else {}
@@ -175,13 +176,17 @@ def plot(rows: list[dict], path: str) -> None:
                 k = r.get("break_even_step")
                 if isinstance(k, int) and k < len(curve):
                     ax_time.plot([k], [curve[k]], "o", color=c, markersize=6)
-                    ax_time.annotate(f"breaks even at step {k}", (k, curve[k]), textcoords="offset points",
-                                     xytext=(6, -12), fontsize=8, color=c)
+                    even.setdefault(r.get("runtime"), []).append((k, curve[k], c))
             name = " ".join(filter(None, [r.get("runtime"), label_of.get(r["job"])]))
             if r.get("status") != "completed":
                 name += f" ({r.get('status')})"
             bars.append((name, r.get("median_steady_ms") or r.get("median_step_ms") or 0.0,
                          r.get("median_compute_ms") or 0.0, c, r.get("graph")))
+        for points in even.values():
+            k, t, c = points[0]
+            steps = ", ".join(str(p[0]) for p in points)
+            ax_time.annotate(f"breaks even at step{'s' if len(points) > 1 else ''} {steps}", (k, t),
+                             textcoords="offset points", xytext=(6, -12), fontsize=8, color=c)
         ax_loss.set(yscale="log", xlabel="step", ylabel="loss (log scale)", title=f"{model}: loss per step")
         ax_time.set(yscale="log", xlabel="step", ylabel="seconds since the framework import (log scale)",
                     title=f"{model}: total time (setup, graph builds, steps)")

@@ -131,6 +131,12 @@ class TF2Step(tf.Module):
         return ({k: v.numpy() for k, v in self.params.items()}, {k: v.numpy() for k, v in self.buffers.items()})
 
 
+def dense(h, params: dict, layer: str):
+    """h through the spec's `<layer>.weight` (torch's (out, in) layout) and `<layer>.bias` if it has one."""
+    out = tf.matmul(h, params[f"{layer}.weight"], transpose_b=True)
+    return out + params[f"{layer}.bias"] if f"{layer}.bias" in params else out
+
+
 def graph_nodes(graph_def) -> int:
     """Nodes of a GraphDef, the functions it calls (a while loop's body, say) included."""
     return len(graph_def.node) + sum(len(f.node_def) for f in graph_def.library.function)
@@ -180,6 +186,27 @@ class TraceWatch:
     def _sync(self) -> None:
         self.traces = self.fn.experimental_get_tracing_count()
         self._us = self._clock.value() if self._clock else 0
+
+
+def traced_step(net: "TF2Step", recorder, jit_compile: bool = False):
+    """The TF 2 step as tf_function and tf_xla run it: traced once by tf.function with the step's
+    input_signature (scalar int32 inputs: one trace for every value), now, as part of the setup, the
+    trace counted and timed (TraceWatch) and its graph written for the Graphs tab; under jit_compile,
+    for XLA to compile at the first call.  Returns run(inputs) -> loss, which reports any retrace."""
+    import time
+
+    step = tf.function(net.step, input_signature=net.input_signature(), jit_compile=jit_compile)
+    watch = TraceWatch(step, recorder)
+    recorder.status("tracing the step into a graph (tf.function)...")
+    recorder.write_graph(watch.trace().graph.as_graph_def().SerializeToString())
+
+    def run(inputs: dict) -> float:
+        t = time.perf_counter()
+        loss = float(step({k: tf.constant(v, tf.int32) for k, v in inputs.items()}))
+        watch.check(time.perf_counter() - t)
+        return loss
+
+    return run
 
 
 class OpCounter:

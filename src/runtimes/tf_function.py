@@ -7,7 +7,6 @@ TensorFlow's own trace counter (src/frameworks/tf.py TraceWatch)."""
 from __future__ import annotations
 
 import importlib
-import time
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
@@ -21,16 +20,5 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     recorder.start(accelerator)
     with tf.device(tfw.device(accelerator)):
         net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
-        step = tf.function(net.step, input_signature=net.input_signature())
-        watch = tfw.TraceWatch(step, recorder)
-        recorder.status("tracing the step into a graph (tf.function)...")
-        graph = watch.trace().graph  # traced here, as part of the setup
-        recorder.write_graph(graph.as_graph_def().SerializeToString())
-
-        def run(inputs):
-            t = time.perf_counter()
-            loss = float(step({k: tf.constant(v, tf.int32) for k, v in inputs.items()}))
-            watch.check(time.perf_counter() - t)
-            return loss
-
+        run = tfw.traced_step(net, recorder)
         train_loop(problem, cfg, recorder, run, net.state)

@@ -102,6 +102,12 @@ def momentum_buffers(problem, dev) -> dict:
     return arrays({k: problem.momentum_state.get(k, np.zeros_like(w)) for k, w in problem.weights.items()}, dev)
 
 
+def dense(h, params: dict, layer: str):
+    """h through the spec's `<layer>.weight` (torch's (out, in) layout) and `<layer>.bias` if it has one."""
+    out = h @ params[f"{layer}.weight"].T
+    return out + params[f"{layer}.bias"] if f"{layer}.bias" in params else out
+
+
 def sgd(problem, params: dict, buffers: dict, grads: dict) -> tuple[dict, dict]:
     """torch's SGD rule: buf = momentum * buf + grad; w -= lr * buf.  The rates are Python floats, which JAX
     takes as weakly typed: they become the weights' dtype, so 0.9 stays 0.9 at float64.  Every weight has a

@@ -18,23 +18,21 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-
-def _dense(h, params, layer):
-    return h @ params[f"{layer}.weight"].T + params[f"{layer}.bias"]  # torch's (out, in) layout
+from src.frameworks.jax import dense
 
 
 def loss(params: dict, data: dict, inputs: dict, problem):
     depth = inputs["depth"]
 
     def middle(h):  # the one middle layer, shared
-        return jax.nn.relu(_dense(h, params, "middle"))
+        return jax.nn.relu(dense(h, params, "middle"))
 
-    h_relu = jax.nn.relu(_dense(data["x"], params, "input"))
+    h_relu = jax.nn.relu(dense(data["x"], params, "input"))
     if isinstance(depth, int):  # concrete: run it as Python runs it
         for _ in range(depth):
             h_relu = middle(h_relu)
     else:  # traced: in the compiled step
         h_relu = lax.fori_loop(0, problem.cfg.max_depth,
                                lambda i, h: lax.cond(i < depth, middle, lambda h: h, h), h_relu)
-    y_pred = _dense(h_relu, params, "output")
+    y_pred = dense(h_relu, params, "output")
     return jnp.sum(jnp.square(data["y"] - y_pred))

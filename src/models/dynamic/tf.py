@@ -5,20 +5,16 @@ once, and a step feeds only the depth; eagerly (tf_eager) the loop runs in Pytho
 under tf.function it is traced once into the same in-graph loop, the depth a tensor argument."""
 from __future__ import annotations
 
-from src.frameworks.tf import tf
-
-
-def _dense(h, params, layer):
-    return tf.matmul(h, params[f"{layer}.weight"], transpose_b=True) + params[f"{layer}.bias"]  # torch's (out, in)
+from src.frameworks.tf import dense, tf
 
 
 def loss(params: dict, data: dict, inputs: dict, problem) -> tf.Tensor:
-    h_relu = tf.nn.relu(_dense(data["x"], params, "input"))
+    h_relu = tf.nn.relu(dense(data["x"], params, "input"))
     _, h_relu = tf.while_loop(
         lambda i, h: i < inputs["depth"],
-        lambda i, h: (i + 1, tf.nn.relu(_dense(h, params, "middle"))),  # the one middle layer, shared
+        lambda i, h: (i + 1, tf.nn.relu(dense(h, params, "middle"))),  # the one middle layer, shared
         (tf.constant(0), h_relu),
         maximum_iterations=max(problem.cfg.max_depth, 1),  # a bound lets gradients (and XLA) size the loop
         name="reuse_middle")
-    y_pred = _dense(h_relu, params, "output")
+    y_pred = dense(h_relu, params, "output")
     return tf.reduce_sum(tf.square(data["y"] - y_pred))

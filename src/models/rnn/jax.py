@@ -11,10 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-
-def _dense(h, params, layer):
-    out = h @ params[f"{layer}.weight"].T  # torch's (out, in) layout
-    return out + params[f"{layer}.bias"] if f"{layer}.bias" in params else out
+from src.frameworks.jax import dense
 
 
 def loss(params: dict, data: dict, inputs: dict, problem):
@@ -23,7 +20,7 @@ def loss(params: dict, data: dict, inputs: dict, problem):
     h = jnp.zeros((x.shape[0], problem.cfg.hidden), dtype=x.dtype)
 
     def step(t, h):
-        h_next = jnp.tanh(_dense(x[:, t], params, "input") + _dense(h, params, "recurrent"))
+        h_next = jnp.tanh(dense(x[:, t], params, "input") + dense(h, params, "recurrent"))
         return jnp.where((t < lengths)[:, None], h_next, h)  # a finished sequence keeps its last valid state
 
     if isinstance(longest, int):  # concrete: run it as Python runs it
@@ -32,4 +29,4 @@ def loss(params: dict, data: dict, inputs: dict, problem):
     else:  # traced: in the compiled step
         h = lax.fori_loop(0, problem.cfg.max_len,
                           lambda t, h: lax.cond(t < longest, lambda h: step(t, h), lambda h: h, h), h)
-    return jnp.sum(jnp.square(y - _dense(h, params, "output")))
+    return jnp.sum(jnp.square(y - dense(h, params, "output")))

@@ -8,12 +8,7 @@ padded to max_len), and the loop has a `maximum_iterations` bound: gradients nee
 history, and a compiler (XLA) needs both to compile the step once."""
 from __future__ import annotations
 
-from src.frameworks.tf import tf
-
-
-def _dense(h, params, layer):
-    out = tf.matmul(h, params[f"{layer}.weight"], transpose_b=True)  # torch's (out, in)
-    return out + params[f"{layer}.bias"] if f"{layer}.bias" in params else out
+from src.frameworks.tf import dense, tf
 
 
 def loss(params: dict, data: dict, inputs: dict, problem) -> tf.Tensor:
@@ -22,10 +17,10 @@ def loss(params: dict, data: dict, inputs: dict, problem) -> tf.Tensor:
     h0 = tf.zeros([tf.shape(x)[0], problem.cfg.hidden], dtype=x.dtype)
 
     def body(t, h):
-        h_next = tf.tanh(_dense(x[:, t], params, "input") + _dense(h, params, "recurrent"))
+        h_next = tf.tanh(dense(x[:, t], params, "input") + dense(h, params, "recurrent"))
         return t + 1, tf.where(t < lengths, h_next, h)  # a finished sequence keeps its last valid state
 
     _, h = tf.while_loop(lambda t, h: t < inputs["longest"], body, (tf.constant(0), h0),
                          maximum_iterations=problem.cfg.max_len, name="time")
-    y_pred = _dense(h, params, "output")
+    y_pred = dense(h, params, "output")
     return tf.reduce_sum(tf.square(tf.gather(data["y"], inputs["batch"]) - y_pred))

@@ -207,15 +207,17 @@ class Recorder:
         step_ms = (now - (self._t_last if self._t_last is not None else self._t_start)) * 1e3
         if self.setup_s is None:
             self.setup_s = now - self._t_start
-        compute_ms, build_ms, nodes, reported = self.stats.add(loss, step_ms, compute_ms)
-        step_no = self.stats.step_no
+        stats = self.stats
+        compute_ms, build_ms, nodes, reported = stats.add(loss, step_ms, compute_ms)
+        step_no = stats.step_no
         if self.enabled:
             values = {"time/step_ms": step_ms, "time/compute_ms": compute_ms,
                       "time/elapsed_s": self._elapsed_offset + (now - self._t_start),
-                      "graph/compiles": self.compiles, "graph/compile_ms": build_ms, "graph/nodes": nodes}
+                      "graph/compiles": stats.compiles, "graph/compile_ms": build_ms, "graph/nodes": nodes}
             for tag, col in self._scalars.items():
                 values[tag] = col[step_no - 1 - self._first]
-            values.update(reported)
+            if reported:
+                values.update(reported)
             # TensorBoard opens its first two groups of charts (sorted by name, capitals first): "Overview"
             # holds what to look at first, the loss on a log scale (it falls from 3e7 to 1e-5) and the step time.
             values["Overview/loss_log10"] = math.log10(loss) if loss > 0 else float("nan")

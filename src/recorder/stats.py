@@ -73,9 +73,12 @@ class Steps:
         self.step_ms.append(step_ms)
         self.compute_ms.append(compute_ms)
         self.nodes.append(nodes)
-        for tag, v in values.items():
-            self.values.setdefault(tag, {})[self.step_no] = v
-        self.pending_ms, self.pending_nodes, self.pending_values = 0.0, 0, {}
+        self.pending_ms = 0.0
+        self.pending_nodes = 0
+        if values:
+            for tag, v in values.items():
+                self.values.setdefault(tag, {})[self.step_no] = v
+            self.pending_values = {}
         return compute_ms, build_ms, nodes, values
 
     def steady_ms(self) -> list[float]:

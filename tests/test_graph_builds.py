@@ -11,6 +11,8 @@ from src.problem import make_problem
 from src.registry import RUNTIMES
 from src.summary import break_even
 
+pytestmark = pytest.mark.contract
+
 STEPS = 40
 
 

@@ -7,6 +7,8 @@ import pytest
 from helpers import compose_cfg, losses, scalars, step_tags, train
 from src.problem import make_problem
 
+pytestmark = pytest.mark.contract
+
 tf = pytest.importorskip("tensorflow")
 
 

@@ -169,7 +169,7 @@ class TraceWatch:
             self._clock = None
         self._us = self._clock.value() if self._clock else 0
 
-    def trace(self, *args):
+    def trace(self, *args) -> tf.types.experimental.ConcreteFunction:
         """Traces for these arguments now, as part of the setup, and reports it."""
         import time
 

@@ -62,11 +62,10 @@ def _built(rows: list[dict]) -> str:
 
 def _cache(r: dict) -> str:
     """', cold caches' / ', warm cache, 3 hits': which compile cache the run had, where it says."""
-    mode = r.get("compile_cache")
-    if not mode:
+    mode, hits = r.get("compile_cache"), r.get("cache_hits")
+    if not mode or hits is None:  # a runtime with no compile cache it counts (tf_session, tf_function)
         return ""
-    hits = r.get("cache_hits")
-    return f", {mode} caches" + ("" if hits is None else f" ({_plural(int(hits), 'cache hit')})")
+    return f", {mode} cache{'s' if mode == 'cold' else ''}: {_plural(int(hits), 'hit')}"
 
 
 def _catch_up(r: dict, partner: dict) -> str:

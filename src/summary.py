@@ -25,7 +25,7 @@ from src.answer import cell
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
-           "compiles", "compile_s", "break_even_step", "break_even_vs", "vs_dynamic", "status", "why"]
+           "compiles", "compile_s", "compile_cache", "cache_hits", "break_even_step", "break_even_vs", "vs_dynamic", "status", "why"]
 # The console's table: what the answer rests on, in 120 columns (every column is in summary.csv and .md).
 CONSOLE = [("job", "job"), ("status", "status"), ("steps", "steps"), ("median_steady_ms", "steady ms"),
            ("vs_dynamic", "x dyn"), ("compiles", "builds"), ("compile_s", "build s"),

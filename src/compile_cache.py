@@ -85,10 +85,3 @@ def active(cfg):
         if mode == "cold":
             shutil.rmtree(root, ignore_errors=True)
 
-
-def record(recorder, key: str, value) -> None:
-    """A per-run value in result.json (recorder.record once src/recorder/ has it; until then its info)."""
-    if hasattr(recorder, "record"):
-        recorder.record(key, value)
-    else:
-        recorder.info[key] = value

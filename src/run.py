@@ -62,9 +62,9 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
             with compile_cache.active(cfg) as cache:  # before the import: the frameworks read it there
-                compile_cache.record(recorder, "compile_cache", cache.mode)
+                recorder.record("compile_cache", cache.mode)
                 if cache.mode == "warm":
-                    compile_cache.record(recorder, "compile_cache_dir", cache.dir)
+                    recorder.record("compile_cache_dir", cache.dir)
                 runtime = runtimes.load(cfg.runtime.name)
                 recorder.runtime_imported()
                 runtime.fit(problem, cfg, recorder, threads)

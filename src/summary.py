@@ -25,12 +25,22 @@ from src.answer import cell
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
-           "compiles", "compile_s", "compile_cache", "cache_hits", "break_even_step", "break_even_vs", "vs_dynamic", "status", "why"]
+           "compiles", "compile_s", "compile_cache", "cache_hits", "break_even_step", "break_even_vs", "vs_dynamic",
+           "status", "why"]
 # The console's table: what the answer rests on, in 120 columns (every column is in summary.csv and .md).
 CONSOLE = [("job", "job"), ("status", "status"), ("steps", "steps"), ("median_steady_ms", "steady ms"),
            ("vs_dynamic", "x dyn"), ("compiles", "builds"), ("compile_s", "build s"),
            ("break_even_step", "break-even step")]
 WIDTH = 120
+
+
+def columns(rows: list[dict], recorded: bool = False) -> list[str]:
+    """COLUMNS, then `<tag> (median)` for each per-step value a runtime reported (Recorder.scalar), and with
+    `recorded` the keys of its per-run values (Recorder.record), as the jobs first name them."""
+    extra = [f"{tag} (median)" for r in rows for tag in (r.get("summary") or {})]
+    if recorded:
+        extra += [key for r in rows for key in (r.get("recorded") or [])]
+    return [*COLUMNS, *dict.fromkeys(c for c in extra if c not in COLUMNS)]
 
 
 def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
@@ -43,6 +53,8 @@ def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
         r.setdefault("run_dir", str(path.parent))
         r["job"] = str(path.parent.relative_to(sweep_dir))
         r["why"] = _why(r)
+        for tag, stats in (r.get("summary") or {}).items():
+            r[f"{tag} (median)"] = stats.get("median")
         rows.append(r)
     # In job order: 2_... before 10_...
     rows.sort(key=lambda r: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", r["job"])])
@@ -129,8 +141,13 @@ def _add_break_even(rows: list[dict]) -> None:
 _cell = cell  # the answer's sentences write every number as the tables do
 
 
+def _csv(value):
+    """A csv cell: a recorded list or dict as its JSON."""
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
 def table_markdown(rows: list[dict]) -> str:
-    cols = ["job", *COLUMNS]
+    cols = ["job", *columns(rows)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
@@ -241,10 +258,11 @@ def write_summary(sweep_dir: str | os.PathLike) -> list[dict]:
     """Writes summary.csv, summary.md and summary.png into `sweep_dir`; returns the rows."""
     sweep_dir = Path(sweep_dir)
     rows = load_results(sweep_dir)
+    cols = ["job", *columns(rows, recorded=True)]
     with open(sweep_dir / "summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["job", *COLUMNS], extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows({c: r.get(c) for c in ["job", *COLUMNS]} for r in rows)
+        writer.writerows({c: _csv(r.get(c)) for c in cols} for r in rows)
     (sweep_dir / "summary.md").write_text(table_markdown(rows) + "\n\n" + answer_text(rows) + "\n")
     if rows:
         plot(rows, str(sweep_dir / "summary.png"))

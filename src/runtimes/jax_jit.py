@@ -61,7 +61,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         recorder.status("tracing the step (jax.jit)...")
         hits = jaxw.use_compile_cache(compile_cache.current())
         step = compile_step(problem, model, state["params"], state["buffers"], data, recorder)
-        compile_cache.record(recorder, "cache_hits", hits())
+        recorder.record("cache_hits", hits())
 
         def run(inputs: dict) -> float:
             state["params"], state["buffers"], loss = step(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from src import compile_cache
 from src.frameworks import lightning, torch as torchw
 from src.frameworks.torch_graph import fx_graph
 
@@ -51,7 +50,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         lightning.fit(module, cfg, accelerator)
     finally:
         watch.close()
-        compile_cache.record(recorder, "cache_hits", hits.hits())
+        recorder.record("cache_hits", hits.hits())
         if module.global_rank == 0 and graphs:
             recorder.write_graph(max(graphs, key=lambda g: len(g.node)).SerializeToString())
             if len(graphs) > 1:

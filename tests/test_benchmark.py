@@ -98,17 +98,17 @@ def test_thread_study_runs_every_runner_at_one_thread_and_all_cores(tmp_path):
 
 
 def test_own_cost_measures_the_recorder_and_lightning_against_its_floor(tmp_path):
-    from src.reference import recorder_cost
+    from tools import recorder_cost
 
     result = recorder_cost.measure(steps=300, blocks=4)
     assert set(result) == set(recorder_cost.WAYS)
     for way, r in result.items():
         assert len(r["blocks_us"]) == 4 and 0 < r["us"] < 10_000, way  # microseconds per Recorder.step()
-    out = subprocess.run([sys.executable, "-m", "src.reference.lightning_overhead", "--steps", "20", "--warmup", "5",
+    out = subprocess.run([sys.executable, "-m", "tools.lightning_overhead", "--steps", "20", "--warmup", "5",
                           "--rounds", "2", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     ways = json.loads(out.stdout.strip().splitlines()[-1])
-    from src.reference.lightning_overhead import FLOOR, RUNTIME, WAYS
+    from tools.lightning_overhead import FLOOR, RUNTIME, WAYS
 
     assert set(WAYS) <= set(ways) and ways[FLOOR]["ratio"] == 1.0
     for way in WAYS:

@@ -51,6 +51,13 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     finally:
         watch.close()
         recorder.record("cache_hits", hits.hits())
+        recorder.record("dynamo_graphs", watch.graphs())
+        recorder.record("graph_breaks", watch.breaks)
+        if watch.breaks:
+            first = watch.breaks[0]
+            recorder.warn(f"torch.compile broke the graph {len(watch.breaks)} time(s), first at step {first['step']}: "
+                          f"{first['reason'][:160]} (result.json graph_breaks; each break is a graph more, and "
+                          "Python in between)")
         if module.global_rank == 0 and graphs:
             recorder.write_graph(max(graphs, key=lambda g: len(g.node)).SerializeToString())
             if len(graphs) > 1:

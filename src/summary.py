@@ -25,7 +25,7 @@ from src.answer import cell
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
-           "compiles", "compile_s", "compile_cache", "cache_hits", "break_even_step", "break_even_vs", "vs_dynamic",
+           "compiles", "compile_s", "build_phases", "compile_cache", "cache_hits", "break_even_step", "break_even_vs", "vs_dynamic",
            "status", "why"]
 # The console's table: what the answer rests on, in 120 columns (every column is in summary.csv and .md).
 CONSOLE = [("job", "job"), ("status", "status"), ("steps", "steps"), ("median_steady_ms", "steady ms"),
@@ -53,6 +53,7 @@ def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
         r.setdefault("run_dir", str(path.parent))
         r["job"] = str(path.parent.relative_to(sweep_dir))
         r["why"] = _why(r)
+        r["build_phases"] = build_phases(r)
         for tag, stats in (r.get("summary") or {}).items():
             r[f"{tag} (median)"] = stats.get("median")
         rows.append(r)
@@ -60,6 +61,16 @@ def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
     rows.sort(key=lambda r: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", r["job"])])
     _add_break_even(rows)
     return rows
+
+
+def build_phases(r: dict) -> str | None:
+    """The run's build time by phase, summed over its builds, in seconds: "dynamo 0.1 + aot_autograd 0.3 +
+    inductor 3 s" (the phases each framework accounts for: docs/graph-builds.md)."""
+    total: dict[str, float] = {}
+    for b in r.get("builds") or []:
+        for name, ms in (b.get("phases") or {}).items():
+            total[name.removesuffix("_ms")] = total.get(name.removesuffix("_ms"), 0.0) + ms / 1e3
+    return " + ".join(f"{k} {cell(float(v))}" for k, v in total.items()) + " s" if total else None
 
 
 def _why(r: dict) -> str | None:
@@ -114,7 +125,8 @@ def _overrides(r: dict) -> dict:
 def _add_break_even(rows: list[dict]) -> None:
     """Pairs each static job with the dynamic job of its framework that differs only in the runtime."""
     def key(r):
-        o = {k: v for k, v in _overrides(r).items() if k not in ("runtime", "resume")}
+        # A runtime's own options (runtime.backend) belong to it: its partner has none of them.
+        o = {k: v for k, v in _overrides(r).items() if k not in ("runtime", "resume") and not k.startswith("runtime.")}
         o.update(model=r.get("model"), seed=str(r.get("seed")))
         return r.get("framework"), tuple(sorted(o.items()))
 

@@ -69,3 +69,27 @@ def test_a_forward_that_prints_breaks_the_graph_and_says_where_and_why(tmp_path,
 def test_a_model_that_does_not_break_has_no_graph_breaks(runs):
     result, _ = runs["lightning_compile"]
     assert result["graph_breaks"] == [] and result["dynamo_graphs"] == result["compiles"] == 1
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "eager"])
+def test_torch_compile_backends_peel_off_its_layers(tmp_path, backend):
+    """runtime.backend=aot_eager stops after AOTAutograd (no Inductor), eager after Dynamo's capture."""
+    result = train(tmp_path, "model=two_layer", "runtime=lightning_compile", f"runtime.backend={backend}",
+                   f"trainer.max_steps={STEPS}")
+    assert result["status"] == "completed" and result["compile_backend"] == backend
+    (phases,) = [b["phases"] for b in result["builds"] if "phases" in b]
+    assert phases["inductor_ms"] == 0
+    assert (phases["aot_autograd_ms"] > 0) == (backend == "aot_eager")
+    assert sum(phases.values()) == pytest.approx(next(b["ms"] for b in result["builds"] if "phases" in b), rel=0.05)
+
+
+def test_compile_options_are_checked():
+    from helpers import compose_cfg
+    from src.config import validate
+    from src.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="runtime.backend=tvm is not allowed: use one of inductor, aot_eager, eager"):
+        validate(compose_cfg("runtime=lightning_compile", "runtime.backend=tvm"))
+    with pytest.raises(ConfigError, match="a mode is Inductor's"):
+        validate(compose_cfg("runtime=lightning_compile", "runtime.backend=eager", "runtime.mode=max-autotune"))
+    validate(compose_cfg("runtime=lightning_compile", "runtime.mode=max-autotune"))

@@ -10,6 +10,15 @@ import torch
 from torch import nn
 
 from src.errors import ConfigError
+from src.frameworks import Start, started
+
+
+def begin(problem, cfg, recorder, threads: int) -> Start:
+    """What every torch runtime does first: its threads, its device (a one-line error if it cannot have
+    it), recorder.start, and the model's torch.py."""
+    set_threads(threads)
+    acc = accelerator(cfg.trainer.accelerator)
+    return started("torch", problem, recorder, acc, torch.device("cuda" if acc == "gpu" else "cpu"))
 
 
 def accelerator(requested: str) -> str:
@@ -94,7 +103,7 @@ class CompileWatch:
 
         self.recorder, self._callback, self._counters = recorder, callback, counters
         self.aot = aot  # the backend runs AOTAutograd (inductor, aot_eager; not eager)
-        self._started: dict[str, float] = {}
+        self._started: dict[str, tuple[float, int]] = {}  # compile id -> (its start, inductor's cache hits then)
         self._pending: dict[str, dict] = {}  # compile id -> its build, awaiting Dynamo's metrics
         self._unimplemented = len(counters["unimplemented"])
         # Graph breaks: where Dynamo stopped a graph (a print, a .item(), ...) and ran Python, then started a

@@ -19,9 +19,7 @@ from src.frameworks.torch_graph import fx_graph
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    torchw.set_threads(threads)
-    accelerator = torchw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
+    start = lightning.begin(problem, cfg, recorder, threads)
     # Dynamo's in-memory cache would serve a later run in this process (a sweep's next job) the graphs of an
     # earlier one, its builds then unseen: each run starts without it.  Inductor's caches are the run's
     # (trainer.compile_cache: empty for a cold run, src/compile_cache.py); a build served from them says so.
@@ -52,7 +50,8 @@ def fit(problem, cfg, recorder, threads: int) -> None:
 
         return lookup_backend(backend)(gm, example_inputs)
 
-    module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, on_step=after_forward)
+    module = lightning.StepModule(problem, recorder, start.model, cfg.trainer.checkpoint_every_n_steps,
+                                  on_step=after_forward)
     # dynamic=True: the step's Python ints are symbolic unless the graph needs their value, as a loop's trip
     # count does (range(depth) still specialises: one graph per depth, as dynamic=False gives).  With
     # dynamic=False every int is a constant: rnn would compile a graph per batch of its pool, and past the
@@ -60,7 +59,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     # Compiled lazily, by the step that first needs it.
     module.loss_of = torch.compile(module.net.loss, dynamic=True, backend=backend_keeping_the_graph)
     try:
-        lightning.fit(module, cfg, accelerator)
+        lightning.fit(module, cfg, start.accelerator)
     finally:
         watch.close()
         recorder.record("cache_hits", hits.hits())

@@ -182,7 +182,8 @@ def session(cfg, recorder):
         recorder.__dict__.pop("step", None)
         recorder.__dict__.pop("loop_start", None)
         lines = probe_lines()
-        kinds = [shown(line) for line in lines]
+        in_loop = lines[seen["setup"]:seen["setup"] + sum(per_step)]
+        kinds = [shown(line) for line in (in_loop or lines)]  # what the steps showed; else the setup's
         record(recorder, "probe", probe)
         record(recorder, "probe_lines", len(lines))
         record(recorder, "probe_steps", sum(1 for n in per_step if n))  # steps on which it fired
@@ -193,13 +194,13 @@ def session(cfg, recorder):
         if probe == "breakpoint":
             record(recorder, "probe_stops", len(stops))
             pdb_out = [line.split("(Pdb) ")[-1] for line in tap.lines if "(Pdb) " in line]
-            pdb_out = [line for line in pdb_out if line.strip()]
+            pdb_out = [line for line in pdb_out if line.strip() and not line.startswith(("--Return--", "--Call--", "> "))]
             where = [line for line in tap.lines if line.startswith("> ")]
             record(recorder, "pdb_shows", pdb_out[0][:SAMPLE] if pdb_out else None)
             record(recorder, "pdb_stopped_in", _relative(where[0][2:]) if where else None)
             kinds = [shown(line) for line in pdb_out]
         record(recorder, "probe_shows", "+".join(sorted({k for k, _ in kinds})) or "nothing")
-        record(recorder, "probe_sample", lines[0][:SAMPLE] if lines else None)
+        record(recorder, "probe_sample", (in_loop or lines or [None])[0] and (in_loop or lines)[0][:SAMPLE])
         record(recorder, "probe_values", [v for _, v in kinds if v][:5])  # the first steps' (mean, norm)
 
 

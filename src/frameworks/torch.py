@@ -178,3 +178,21 @@ def stop_here(h) -> None:
     """debug.probe=breakpoint: Python's breakpoint() with the hidden layer in scope (`p h.mean()`).  A function of its
     own, called only by that probe: AutoGraph warns of any breakpoint() in the source of a function it converts."""
     breakpoint()  # noqa: T100
+
+
+def dynamo_settings(problem):
+    """torch.compile's settings for a run's probe: with debug.probe=native, print listed in Dynamo's
+    reorderable_logging_functions (PyTorch's own way to print from a compiled region: the call is taken out
+    of the graph and made after it, with the values it computed, instead of breaking the graph there)."""
+    import contextlib
+
+    if problem.probe != "native":
+        return contextlib.nullcontext()
+    return torch._dynamo.config.patch(reorderable_logging_functions={print})
+
+
+def graph_breaks() -> int:
+    """Graph breaks Dynamo made since its last reset (its own counter: each break's reason, counted)."""
+    from torch._dynamo.utils import counters
+
+    return sum(counters["graph_break"].values())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from src import debugging
 from src.frameworks import lightning, torch as torchw
 from src.frameworks.torch_graph import fx_graph
 
@@ -24,6 +25,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     # a build served from it says so.)
     torch._dynamo.reset()
     watch = torchw.CompileWatch(recorder)
+    breaks = torchw.graph_breaks()  # Dynamo's counters outlive its reset: this run's are those added from here
 
     def after_forward(loss, inputs) -> float:
         watch.check()
@@ -46,9 +48,12 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     # Compiled lazily, by the step that first needs it.
     module.loss_of = torch.compile(module.net.loss, dynamic=True, backend=inductor_keeping_the_graph)
     try:
-        lightning.fit(module, cfg, accelerator)
+        with torchw.dynamo_settings(problem):
+            lightning.fit(module, cfg, accelerator)
     finally:
         watch.close()
+        if problem.probe != "none" or problem.fault != "none":  # what looking, or the bug, cost it
+            debugging.record(recorder, "graph_breaks", torchw.graph_breaks() - breaks)
         if module.global_rank == 0 and graphs:
             recorder.write_graph(max(graphs, key=lambda g: len(g.node)).SerializeToString())
             if len(graphs) > 1:

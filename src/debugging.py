@@ -209,11 +209,15 @@ def _relative(path: str) -> str:
     return path.replace(ROOT + os.sep, "")
 
 
-def whose(filename: str) -> str:
-    """'model' (src/models/, src/frameworks/: the code a user writes), 'graphduel' (the rest of the
-    project), or 'framework' (everything else: the frameworks, Python's own)."""
-    path = os.path.abspath(filename)
-    if path.startswith(MODELS_DIR) or path.startswith(os.path.join(ROOT, "src", "frameworks") + os.sep):
+USER_HELPERS = ("hidden", "stop_here")  # src/frameworks/<framework>.py: the probe and fault lines models call
+
+
+def whose(frame) -> str:
+    """'model' (src/models/, and the probe and fault lines the model files call: the code a user writes),
+    'graphduel' (the rest of the project), or 'framework' (everything else: the frameworks, Python's own)."""
+    path = os.path.abspath(frame.filename)
+    if path.startswith(MODELS_DIR) or (path.startswith(os.path.join(ROOT, "src", "frameworks") + os.sep)
+                                       and frame.name in USER_HELPERS):
         return "model"
     if path.startswith(ROOT + os.sep) and "site-packages" not in path:
         return "graphduel"
@@ -244,7 +248,7 @@ class Phase:
         return where
 
 
-def failure(cfg, recorder, phase: Phase | None, error: BaseException, t_start: float) -> None:
+def failure(cfg, recorder, phase: Phase | None, error: BaseException) -> None:
     """What a user sees of a run that failed under a probe or a fault, into result.json."""
     from src.recorder import Diverged
 
@@ -253,7 +257,7 @@ def failure(cfg, recorder, phase: Phase | None, error: BaseException, t_start: f
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     counts = {"model": 0, "graphduel": 0, "framework": 0}
     for f in frames:
-        counts[whose(f.filename)] += 1
+        counts[whose(f)] += 1
     model_dir = os.path.join(MODELS_DIR, cfg.model.name) + os.sep
     at = [f"{_relative(f.filename)}:{f.lineno}" for f in frames if os.path.abspath(f.filename).startswith(model_dir)]
     if not at:  # TensorFlow's graph errors name where the op was made in their text
@@ -267,4 +271,5 @@ def failure(cfg, recorder, phase: Phase | None, error: BaseException, t_start: f
     record(recorder, "error_first_line", f"{type(error).__name__}: {first}"[:SAMPLE])
     record(recorder, "error_names_model", at[0] if at else None)
     record(recorder, "error_frames", counts)
-    record(recorder, "error_s", round(time.perf_counter() - t_start, 3))
+    # From the end of the framework's import (a sweep's later jobs import nothing): the setup, then the steps.
+    record(recorder, "error_s", round(time.perf_counter() - recorder._t_start, 3))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import time
 
 from src import checkpoint, debugging, registry, runtimes
 from src.config import cpu_threads, validate
@@ -52,7 +51,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
     before it starts (a ConfigError, say trainer.accelerator=gpu without a GPU) writes nothing at all,
     unless `list_refused` (a sweep's job), where its result.json says why, for the sweep summary."""
     recorder, status, error = None, "failed", None
-    t_start, phase, failed = time.perf_counter(), None, None  # phase, failed: what a debug.* run reports
+    phase, failed = None, None  # what a debug.* run reports of a failure (src/debugging.py)
     with GracefulStop() as stop:
         try:
             validate(cfg)
@@ -91,7 +90,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                 else:
                     recorder = None
             if phase is not None and failed is not None and recorder is not None and recorder.started:
-                debugging.failure(cfg, recorder, phase, failed, t_start)
+                debugging.failure(cfg, recorder, phase, failed)
             result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
             if result["steps"] and recorder.enabled:
                 print(summary_text(result), flush=True)

@@ -32,7 +32,7 @@ import traceback
 PREFIX = "probe: "
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS_DIR = os.path.join(ROOT, "src", "models") + os.sep
-SYMBOLIC = re.compile(r"Traced<|Tensor\(\"|FakeTensor|Proxy\(|SymFloat|Tracer")
+SYMBOLIC = re.compile(r"Traced<|Tensor\(\"|<tf.Tensor '|SymbolicTensor|FakeTensor|Proxy\(|SymFloat|Tracer")
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf")
 SAMPLE = 160  # characters kept of a line shown
 

@@ -64,6 +64,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
             if debugging.used(cfg):  # a probe or a fault: what came of it is measured (src/debugging.py)
                 phase = debugging.Phase(recorder)
+                debugging.record(recorder, "debug", {k: cfg.debug[k] for k in ("probe", "fault", "fault_step")})
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
             runtime = runtimes.load(cfg.runtime.name)
             recorder.runtime_imported()

@@ -20,6 +20,8 @@ import re
 import sys
 from pathlib import Path
 
+from src import debugging_table
+
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
            "compiles", "compile_s", "break_even_step", "status"]
@@ -221,6 +223,7 @@ def write_summary(sweep_dir: str | os.PathLike) -> list[dict]:
         writer.writeheader()
         writer.writerows({c: r.get(c) for c in ["job", *COLUMNS]} for r in rows)
     (sweep_dir / "summary.md").write_text(table_markdown(rows) + "\n")
+    debugging_table.write(rows, sweep_dir)  # debugging.md, for a sweep under probes or faults
     if rows:
         plot(rows, str(sweep_dir / "summary.png"))
     return rows
@@ -234,6 +237,9 @@ def report(sweep_dir: str | os.PathLike) -> int:
     for r in rows:
         for warning in r.get("warnings") or []:
             print(f"  warning, {r['job']}: {warning}")
+    debugging = debugging_table.table(rows)
+    if debugging:
+        print(f"\nwhat each probe and fault did (debugging.md; docs/debugging.md):\n{debugging}")
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
     print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
     noisy = [r["job"] for r in rows if r.get("noisy")]

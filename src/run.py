@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import os
 
-from src import checkpoint, debugging, registry, runtimes
+from src import checkpoint, compile_cache, debugging, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -66,10 +66,14 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                 phase = debugging.Phase(recorder)
                 debugging.record(recorder, "debug", {k: cfg.debug[k] for k in ("probe", "fault", "fault_step")})
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
-            runtime = runtimes.load(cfg.runtime.name)
-            recorder.runtime_imported()
-            with debugging.session(cfg, recorder) if phase else contextlib.nullcontext():
-                runtime.fit(problem, cfg, recorder, threads)
+            with compile_cache.active(cfg) as cache:  # before the import: the frameworks read it there
+                recorder.record("compile_cache", cache.mode)
+                if cache.mode == "warm":
+                    recorder.record("compile_cache_dir", cache.dir)
+                runtime = runtimes.load(cfg.runtime.name)
+                recorder.runtime_imported()
+                with debugging.session(cfg, recorder) if phase else contextlib.nullcontext():
+                    runtime.fit(problem, cfg, recorder, threads)
             status = "completed"
         except Diverged as e:
             status, error, failed = "diverged", str(e), e

@@ -68,7 +68,7 @@ class Tap:
         os.close(w)
         # Python's prints go to fd 1 too (under a test's capture, sys.stdout is not fd 1): line-buffered, as on
         # a terminal, so that each line reaches the pipe when it is printed.
-        sys.stdout = open(os.dup(1), "w", buffering=1, encoding="utf-8", errors="replace")
+        sys.stdout = open(os.dup(1), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115  (closed by stop)
         self._thread = threading.Thread(target=self._pump, name="graphduel-probe-tap", daemon=True)
         self._thread.start()
 
@@ -194,7 +194,8 @@ def session(cfg, recorder):
         if probe == "breakpoint":
             record(recorder, "probe_stops", len(stops))
             pdb_out = [line.split("(Pdb) ")[-1] for line in tap.lines if "(Pdb) " in line]
-            pdb_out = [line for line in pdb_out if line.strip() and not line.startswith(("--Return--", "--Call--", "> "))]
+            pdb_out = [line for line in pdb_out
+                       if line.strip() and not line.startswith(("--Return--", "--Call--", "> "))]
             where = [line for line in tap.lines if line.startswith("> ")]
             record(recorder, "pdb_shows", pdb_out[0][:SAMPLE] if pdb_out else None)
             record(recorder, "pdb_stopped_in", _relative(where[0][2:]) if where else None)

@@ -1,6 +1,7 @@
 """Looking inside a step, and a step that breaks (debug.probe, debug.fault; docs/debugging.md): per runtime,
 how many of N steps each probe fired on and what it showed, what pdb shows at a breakpoint, and where
 each fault surfaces -- every number read from the run's own result.json, counted from its real stdout."""
+import contextlib
 import json
 
 import pytest
@@ -21,10 +22,9 @@ def runs(tmp_path_factory):
         key = (runtime, model, *overrides)
         if key not in cache:
             d = tmp_path_factory.mktemp(runtime)
-            try:
+            # A fault, or a probe the runtime cannot compile, raises: result.json says what happened.
+            with contextlib.suppress(Exception):
                 train(d, f"model={model}", f"runtime={runtime}", f"trainer.max_steps={N}", *overrides)
-            except Exception:  # a fault, or a probe the runtime cannot compile: result.json says what happened
-                pass
             cache[key] = json.loads((d / "result.json").read_text())
         return cache[key]
 

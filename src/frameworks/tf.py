@@ -277,6 +277,6 @@ def hidden(h, inputs: dict, problem):
 
 
 def stop_here(h) -> None:
-    """debug.probe=breakpoint: Python's breakpoint() with the hidden layer in scope (`p tf.reduce_mean(h)`).  A function of its
-    own, called only by that probe: AutoGraph warns of any breakpoint() in the source of a function it converts."""
-    breakpoint()  # noqa: T100
+    """debug.probe=breakpoint: Python's breakpoint() with the hidden layer in scope (`p tf.reduce_mean(h)`).  A
+    function of its own, called only by that probe: AutoGraph warns of any breakpoint() in a function it converts."""
+    breakpoint()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from src.frameworks import lightning, torch as torchw
+from src.frameworks import lightning
+from src.frameworks import torch as torchw
 from src.frameworks.torch_graph import fx_graph
 
 

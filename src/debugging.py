@@ -156,11 +156,22 @@ def session(cfg, recorder):
             recorder.scalar("debug/probe_lines", per_step[-1])
         return original_step(loss, compute_ms)
 
+    said: list[str] = []  # what pdb printed (its answers to `p`, its errors, where it stopped), as it said it
+
     def breakpointhook(*args, **kwargs):
         import pdb
 
+        class Pdb(pdb.Pdb):  # pdb as it is, its every message also kept
+            def message(self, msg):
+                said.extend(str(msg).splitlines()[:1])
+                super().message(msg)
+
+            def error(self, msg):
+                said.append(f"*** {msg}")
+                super().error(msg)
+
         stops.append(time.perf_counter())
-        debugger = pdb.Pdb()  # stdin and stdout: the process's, as the default hook's
+        debugger = Pdb()  # stdin and stdout: the process's, as the default hook's
         if cfg.debug.pdb_commands:
             debugger.rcLines.extend(c.strip() for c in cfg.debug.pdb_commands.split(";;"))
         debugger.set_trace(sys._getframe(1))
@@ -193,10 +204,9 @@ def session(cfg, recorder):
         record(recorder, "probe_after_loop", count() - seen["setup"] - sum(per_step))
         if probe == "breakpoint":
             record(recorder, "probe_stops", len(stops))
-            pdb_out = [line.split("(Pdb) ")[-1] for line in tap.lines if "(Pdb) " in line]
-            pdb_out = [line for line in pdb_out
-                       if line.strip() and not line.startswith(("--Return--", "--Call--", "> "))]
-            where = [line for line in tap.lines if line.startswith("> ")]
+            pdb_out = [line for line in said if line.strip() and not line.startswith(("--Return--", "--Call--", "> ",
+                                                                                         "-> "))]
+            where = [line for line in said if line.startswith("> ")]
             record(recorder, "pdb_shows", pdb_out[0][:SAMPLE] if pdb_out else None)
             record(recorder, "pdb_stopped_in", _relative(where[0][2:]) if where else None)
             kinds = [shown(line) for line in pdb_out]

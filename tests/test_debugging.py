@@ -64,7 +64,7 @@ def test_a_probe_fires_as_its_framework_says(runs, runtime, probe):
 def test_tf_print_cannot_be_compiled_by_xla(runs):
     r = runs("tf_xla", "debug.probe=native")
     assert (r["status"], r["steps"], r["error_phase"]) == ("failed", 0, "compile")
-    assert "PrintV2" in r["error"]
+    assert "Detected unsupported operations" in r["error"]
 
 
 def test_the_numbers_a_probe_shows_agree_across_runtimes(runs):
@@ -74,7 +74,7 @@ def test_the_numbers_a_probe_shows_agree_across_runtimes(runs):
     base = shown["jax_jit"]
     assert len(base) == N and all(len(v) == 2 for v in base)
     for rt, values in shown.items():  # torch prints 4 decimals
-        assert values == pytest.approx(base, rel=2e-3, abs=1e-4), rt
+        assert sum(values, []) == pytest.approx(sum(base, []), rel=2e-3, abs=1e-4), rt
 
 
 def test_no_probe_no_fault_adds_nothing(runs):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from src import checkpoint
@@ -43,16 +43,17 @@ def save_checkpoint(run_dir: str, step: int, weights: dict, momentum: dict, mode
     checkpoint.save(run_dir, step, weights, momentum, model=model)
 
 
-def keep_steps(payloads: Iterable[bytes], step: int, steps, own_tags: set[str]) -> tuple[list[bytes], float]:
+def keep_steps(payloads: Iterable[bytes], step: int, steps, own: Callable[[str], bool]) -> tuple[list[bytes], dict]:
     """Of an earlier session's events, those to keep when resuming from its checkpoint at `step`: its setup
     (step 0) and steps 1..step, each one event holding train/loss and its other per-step tags.  Later steps
     are dropped (they will be trained and logged again), and so are graphs (the resumed session writes its
     own) and the earlier session's hparams.  `steps` (stats.Steps) gets the kept steps' numbers back; a tag
-    not in `own_tags` (the recorder's own and the model's) is a runtime's value (Recorder.scalar).  Returns
-    the kept payloads and the elapsed seconds at the last kept one."""
+    for which `own(tag)` is false (neither the recorder's nor the model's) is a runtime's value
+    (Recorder.scalar).  Returns the kept payloads and the last kept event's values (time/elapsed_s, the
+    builds' running totals)."""
     from tensorboard.compat.proto.event_pb2 import Event
 
-    kept, elapsed = [], 0.0
+    kept, last = [], {}
     for payload in payloads:
         event = Event.FromString(payload)
         values = scalar_values(event)
@@ -61,7 +62,7 @@ def keep_steps(payloads: Iterable[bytes], step: int, steps, own_tags: set[str]) 
         kept.append(payload)
         steps.compiles = int(values.get("graph/compiles", steps.compiles))
         steps.compile_s += values.get("graph/compile_ms", 0.0) / 1e3
-        elapsed = values.get("time/elapsed_s", elapsed)
+        last = values
         if values.get("graph/compile_ms"):
             steps.build_steps.add(event.step)
         if "train/loss" not in values:
@@ -71,18 +72,19 @@ def keep_steps(payloads: Iterable[bytes], step: int, steps, own_tags: set[str]) 
         steps.compute_ms.append(values["time/compute_ms"])
         steps.nodes.append(int(values.get("graph/nodes", 0)))
         for tag, v in values.items():
-            if tag not in own_tags:
+            if not own(tag):
                 steps.values.setdefault(tag, {})[event.step] = v
     steps.step_no = step
-    return kept, elapsed
+    return kept, last
 
 
-def resume(run_dir: str, step: int, steps, tblog, own_tags: set[str]) -> float:
+def resume(run_dir: str, step: int, steps, tblog, own: Callable[[str], bool]) -> tuple[float, dict]:
     """Continues this directory's run after its checkpoint at `step` (see keep_steps): the kept steps go into
-    a new event file, flushed, before the old files are removed.  Returns the earlier sessions' elapsed s."""
+    a new event file, flushed, before the old files are removed.  Returns the earlier sessions' elapsed
+    seconds and the last kept event's values."""
     old = [n for n in os.listdir(run_dir) if n.startswith("events.out.tfevents.")]
-    kept, elapsed = keep_steps(iter_records(run_dir), step, steps, own_tags)
+    kept, last = keep_steps(iter_records(run_dir), step, steps, own)
     tblog.keep(kept)  # the kept steps are safe in the new file before the old files go
     for name in old:
         os.remove(os.path.join(run_dir, name))
-    return elapsed
+    return last.get("time/elapsed_s", 0.0), last

@@ -195,9 +195,8 @@ def _refuse_unknown_keys(node: Any, path: str = "") -> None:
     if not dataclasses.is_dataclass(schema):
         return
     known = {f.name for f in dataclasses.fields(schema)}
-    for key in node:
+    for key, child in node.items_ex(resolve=False):  # unresolved: a ??? or an ${...} is not read here
         if key not in known:
             raise ConfigError(f"{path}{key} is not a known key: use one of {', '.join(sorted(known))}.")
-        child = node._get_node(key)
         if isinstance(child, DictConfig):
             _refuse_unknown_keys(child, f"{path}{key}.")

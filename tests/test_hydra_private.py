@@ -69,9 +69,9 @@ def _refusal(*overrides: str) -> BaseException:
     from src.config import CONF_DIR, register_configs
 
     register_configs()
-    with pytest.raises(ConfigCompositionException) as e:  # MissingConfigException is one too
-        with initialize_config_dir(CONF_DIR, version_base="1.3"):
-            compose("config", overrides=list(overrides))
+    # (MissingConfigException is a ConfigCompositionException too)
+    with pytest.raises(ConfigCompositionException) as e, initialize_config_dir(CONF_DIR, version_base="1.3"):
+        compose("config", overrides=list(overrides))
     return e.value
 
 

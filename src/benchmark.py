@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import random
 import resource
 import statistics
@@ -308,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--own-cost", action="store_true",
                     help="graphduel's own cost per step: the recorder, and the lightning runtime against the "
                          "cheapest Lightning loop of the same math")
+    ap.add_argument("--peak", action="store_true",
+                    help="this machine's best GEMM rate per framework (torch, tensorflow, jax; numpy for reference), "
+                         "each in its own process, into --peak-file: every later run's floor (src/peak.py)")
+    ap.add_argument("--frameworks", default="torch,tensorflow,jax,numpy", help="--peak: the frameworks to measure")
+    ap.add_argument("--peak-file", default=None, help="where --peak writes (default: trainer.peak_file's default, "
+                                                      "~/.cache/graphduel/peak.json)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for every runner (default: all cores)")
     ap.add_argument("--scaling", action="store_true", help="grow hidden and batch size instead")
     ap.add_argument("--sizes", default="100x64,300x256,1000x1024,2000x2048,4000x4096",
@@ -322,6 +329,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.own_cost:
         return own_cost(Path(args.out))
+    if args.peak:
+        from src import peak
+        from src.flops import DEFAULT_PEAK_FILE
+
+        path = os.path.expanduser(args.peak_file or DEFAULT_PEAK_FILE)
+        result = peak.run(path, frameworks=args.frameworks.split(","), rounds=args.rounds)
+        print(peak.table(result))
+        print(f"results: {path}")
+        return 1 if any("error" in r for r in result["frameworks"].values()) else 0
 
     from src.config import cpu_threads
 

@@ -45,6 +45,8 @@ class TrainerConfig:
     progress_bar: bool = _help(True, "show the progress bar")
     checkpoint_every_n_steps: int = _help(100, "steps between checkpoints (also at the end and when "
                                                "interrupted; 0: only then)")
+    peak_file: Optional[str] = _help("~/.cache/graphduel/peak.json", "this machine's GEMM rates (python bench.py "
+                                     "--peak writes it): each run's floor; null: report no floor")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from tensorboard.compat.proto.event_pb2 import Event
 
-from src import checkpoint, hparams
+from src import checkpoint, flops, hparams
 from src.errors import GraphduelError
 from src.event_file import EventFileWriter, iter_records, scalar_values
 from src.interrupt import GracefulStop, Interrupted
@@ -84,6 +84,7 @@ class Recorder:
         self._pending_ms = 0.0  # build time reported since the last step (or before the loop)
         self._pending_nodes = 0
         self._elapsed_offset = 0.0  # a resumed run's elapsed time before this session
+        self.records: dict = {}  # per-run values for result.json (record())
 
     @property
     def stop_signal(self) -> int | None:
@@ -289,6 +290,10 @@ class Recorder:
         if self._events is not None:
             self._events.flush()
 
+    def record(self, key: str, value) -> None:
+        """A per-run value (JSON-able), stored in result.json under `key`."""
+        self.records[key] = value
+
     # -- called by the orchestrator ------------------------------------------------------
     def finish(self, status: str, error: str | None = None) -> dict:
         from src.environment import describe
@@ -357,6 +362,7 @@ class Recorder:
             "error": error,
             "start_time": self.start_time,  # epoch seconds
             "end_time": None if status == "running" else time.time(),
+            **self.records,
         }
 
     def _write(self, result: dict) -> None:
@@ -436,6 +442,7 @@ def summary_text(result: dict) -> str:
         f"  graphs      {graphs}",
         f"  start       {fmt(r['setup_s'], '.2f')} s setup to the first step, "
         f"after {fmt(r['import_s'], '.2f')} s importing the framework",
+        *filter(None, [flops.summary_line(r)]),
         *[f"  warning     {w}" for w in r.get("warnings") or []],
         f"  logs        {r['run_dir']}",
         f"  view with   tensorboard --logdir {r['run_dir']}",

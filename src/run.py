@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from src import checkpoint, registry, runtimes
+from src import checkpoint, flops, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -84,6 +84,8 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                     recorder.start(None)
                 else:
                     recorder = None
+            if recorder is not None and recorder.started and recorder.problem is not None and recorder.step_ms:
+                flops.record(recorder, recorder.problem, cfg.trainer.peak_file)
             result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
             if result["steps"] and recorder.enabled:
                 print(summary_text(result), flush=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
-           "compiles", "compile_s", "break_even_step", "status"]
+           "compiles", "compile_s", "break_even_step", "flops_per_step", "gflops_per_s", "x_floor", "status"]
 
 
 def load_results(sweep_dir: str | os.PathLike) -> list[dict]:

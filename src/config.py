@@ -45,6 +45,9 @@ class TrainerConfig:
     progress_bar: bool = _help(True, "show the progress bar")
     checkpoint_every_n_steps: int = _help(100, "steps between checkpoints (also at the end and when "
                                                "interrupted; 0: only then)")
+    steps_per_call: int = _help(1, "training steps per graph call, an in-graph loop over the steps' inputs (Keras' "
+                                   "steps_per_execution): tf_session, tf_function, tf_xla, jax_jit; each step still "
+                                   "logged, its time the call's over K")
     peak_file: Optional[str] = _help("~/.cache/graphduel/peak.json", "this machine's GEMM rates (python bench.py "
                                      "--peak writes it): each run's floor; null: report no floor")
 
@@ -115,6 +118,7 @@ def validate(cfg: Any) -> None:
     need(t.precision in PRECISIONS, "trainer.precision", t.precision, "use 32 or 64")
     need(t.checkpoint_every_n_steps >= 0, "trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps,
          "use 0 (only at the end) or more")
+    need(t.steps_per_call >= 1, "trainer.steps_per_call", t.steps_per_call, "use 1 or more")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
     lr, mom = m.optimizer.lr, m.optimizer.momentum
@@ -137,6 +141,14 @@ def _check_runtime(cfg: Any) -> None:
         if t.strategy != "auto":
             raise ConfigError(f"trainer.strategy={t.strategy} is not supported by runtime={name}: "
                               "use trainer.strategy=auto, or runtime=lightning.")
+    if t.steps_per_call > 1 and not rt.steps_per_call:
+        able = ", ".join(n for n, r in registry.RUNTIMES.items() if r.steps_per_call)
+        why = ("it runs every op from Python, one step at a time" if rt.graph == "dynamic" else
+               "torch.compile compiles the model's forward; K steps in one call would need the whole step "
+               "(backward, by compiled autograd, and the optimizer's update) inside one graph with a loop over K "
+               "steps' inputs, which dynamo unrolls K times (torch's in-graph while_loop runs no autograd in its body)")
+        raise ConfigError(f"trainer.steps_per_call={t.steps_per_call} is not supported by runtime={name}: {why}; "
+                          f"use trainer.steps_per_call=1, or one of {able}.")
     registry.model_module(cfg.model.name, rt.framework)
 
 

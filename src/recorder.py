@@ -236,11 +236,23 @@ class Recorder:
                              mininterval=0.25, file=sys.stderr, dynamic_ncols=True)
         self._t_last = time.perf_counter()
 
-    def step(self, loss: float, compute_ms: float) -> None:
+    def steps(self, losses: list[float], compute_ms: float) -> None:
+        """Records the steps one graph call ran (trainer.steps_per_call): each with its own step number and
+        loss; a step's time is the call's (as the loop sees it) over its steps, since only the call can be
+        timed.  A signal is acted on after the call's last step: Interrupted only ever at a call's boundary,
+        where the weights are those of the last recorded step."""
+        k = len(losses)
+        t0 = self._t_last
+        per_ms = (time.perf_counter() - t0) * 1e3 / k
+        for i, loss in enumerate(losses):
+            self.step(loss, compute_ms / k, _step_ms=per_ms, _now=t0 + per_ms * (i + 1) / 1e3, _last=i == k - 1)
+
+    def step(self, loss: float, compute_ms: float, _step_ms: float | None = None, _now: float | None = None,
+             _last: bool = True) -> None:
         """Records one finished step; raises Diverged on a non-finite loss, and Interrupted after a
         step during which SIGINT or SIGTERM arrived."""
-        now = time.perf_counter()
-        step_ms = (now - self._t_last) * 1e3
+        now = time.perf_counter() if _now is None else _now
+        step_ms = (now - self._t_last) * 1e3 if _step_ms is None else _step_ms
         self.step_no += 1
         if self.setup_s is None:
             self.setup_s = now - self._t_start
@@ -276,7 +288,7 @@ class Recorder:
             if self.step_no % 50 == 0:
                 self._bar.set_postfix_str(f"loss={loss:.4g}", refresh=False)
             self._bar.update()
-        if self.stop is not None and self.stop.signum is not None:
+        if _last and self.stop is not None and self.stop.signum is not None:
             raise Interrupted(self.stop.signum, self.step_no)
         # Taken last, so the recorder's own work is counted in the next step, as the loop sees it.
         self._t_last = time.perf_counter()

@@ -11,7 +11,7 @@ import importlib
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
 from src.registry import model_module
-from src.runtimes.base import train_loop
+from src.runtimes.base import train_calls, train_loop
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
@@ -20,5 +20,9 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     recorder.start(accelerator)
     with tf.device(tfw.device(accelerator)):
         net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
-        run = tfw.traced_step(net, recorder)
-        train_loop(problem, cfg, recorder, run, net.state)
+        k = cfg.trainer.steps_per_call
+        run = tfw.traced_step(net, recorder, steps_per_call=k)
+        if k > 1:
+            train_calls(problem, cfg, recorder, run, net.state, k)
+        else:
+            train_loop(problem, cfg, recorder, run, net.state)

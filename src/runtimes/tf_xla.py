@@ -11,10 +11,12 @@ from __future__ import annotations
 import importlib
 import time
 
+import numpy as np
+
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
 from src.registry import model_module
-from src.runtimes.base import train_loop
+from src.runtimes.base import train_calls, train_loop
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
@@ -23,14 +25,22 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     recorder.start(accelerator)
     with tf.device(tfw.device(accelerator)):
         net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
-        run = tfw.traced_step(net, recorder, jit_compile=True)
+        per_call = cfg.trainer.steps_per_call
+        run = tfw.traced_step(net, recorder, jit_compile=True, steps_per_call=per_call)
         weights, momentum = net.state()
         recorder.status("compiling the step with XLA (jit_compile=True)...")
         t = time.perf_counter()
-        run({k: 0 for k in problem.input_columns(0, 0)})  # XLA compiles here; the step it ran is undone
+        example = {name: 0 for name in problem.input_columns(0, 0)}
+        if per_call > 1:  # K steps per call: compiled by a call that runs none of them
+            run({name: np.zeros(0, np.int64) for name in example}, 0)
+        else:
+            run(example)  # XLA compiles here; the step it ran is undone
         recorder.graph_built(time.perf_counter() - t, "XLA compile", count=False)  # with one step, ~1 ms
         for k, v in weights.items():
             net.params[k].assign(v)
         for k, v in momentum.items():
             net.buffers[k].assign(v)
-        train_loop(problem, cfg, recorder, run, net.state)
+        if per_call > 1:
+            train_calls(problem, cfg, recorder, run, net.state, per_call)
+        else:
+            train_loop(problem, cfg, recorder, run, net.state)

@@ -86,6 +86,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                     recorder = None
             if recorder is not None and recorder.started and recorder.problem is not None and recorder.step_ms:
                 flops.record(recorder, recorder.problem, cfg.trainer.peak_file)
+                recorder.record("steps_per_call", cfg.trainer.steps_per_call)
             result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
             if result["steps"] and recorder.enabled:
                 print(summary_text(result), flush=True)

@@ -25,6 +25,15 @@ COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "fi
            "compiles", "compile_s", "break_even_step", "flops_per_step", "gflops_per_s", "x_floor", "status"]
 
 
+def columns(rows: list[dict], recorded: bool = False) -> list[str]:
+    """COLUMNS, then `<tag> (median)` for each per-step value a runtime reported (Recorder.scalar), and with
+    `recorded` the keys of its per-run values (Recorder.record), as the jobs first name them."""
+    extra = [f"{tag} (median)" for r in rows for tag in (r.get("summary") or {})]
+    if recorded:
+        extra += [key for r in rows for key in (r.get("recorded") or [])]
+    return [*COLUMNS, *dict.fromkeys(c for c in extra if c not in COLUMNS)]
+
+
 def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
     rows = []
     for path in Path(sweep_dir).glob("**/result.json"):
@@ -34,6 +43,8 @@ def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
             r = {"status": "unreadable"}
         r.setdefault("run_dir", str(path.parent))
         r["job"] = str(path.parent.relative_to(sweep_dir))
+        for tag, stats in (r.get("summary") or {}).items():
+            r[f"{tag} (median)"] = stats.get("median")
         rows.append(r)
     # In job order: 2_... before 10_...
     rows.sort(key=lambda r: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", r["job"])])
@@ -115,15 +126,20 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _csv(value):
+    """A csv cell: a recorded list or dict as its JSON."""
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
 def table_markdown(rows: list[dict]) -> str:
-    cols = ["job", *COLUMNS]
+    cols = ["job", *columns(rows)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
 def table_text(rows: list[dict]) -> str:
-    cols = ["job", *COLUMNS]
+    cols = ["job", *columns(rows)]
     cells = [cols] + [[_cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
@@ -216,10 +232,11 @@ def write_summary(sweep_dir: str | os.PathLike) -> list[dict]:
     """Writes summary.csv, summary.md and summary.png into `sweep_dir`; returns the rows."""
     sweep_dir = Path(sweep_dir)
     rows = load_results(sweep_dir)
+    cols = ["job", *columns(rows, recorded=True)]
     with open(sweep_dir / "summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["job", *COLUMNS], extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows({c: r.get(c) for c in ["job", *COLUMNS]} for r in rows)
+        writer.writerows({c: _csv(r.get(c)) for c in cols} for r in rows)
     (sweep_dir / "summary.md").write_text(table_markdown(rows) + "\n")
     if rows:
         plot(rows, str(sweep_dir / "summary.png"))

@@ -71,6 +71,24 @@ def test_summary_files_match_the_jobs_results(experiment):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
 
+def test_every_static_runtime_is_paired_with_its_frameworks_dynamic_one(experiment):
+    """Every framework has a dynamic and a static runtime (jax: jax_eager and jax_jit), so every static
+    job gets a break-even against the dynamic job of its framework, model and seed."""
+    d, _ = experiment
+    dynamic = {spec.framework: name for name, spec in RUNTIMES.items() if spec.graph == "dynamic"}
+    assert set(dynamic) == {spec.framework for spec in RUNTIMES.values()}
+    results = [json.loads(p.read_text()) for p in d.glob("*/result.json")]
+    with open(d / "summary.csv") as f:
+        rows = {(r["model"], r["runtime"]): r for r in csv.DictReader(f)}
+    for r in results:
+        if r["graph"] == "static":
+            assert rows[(r["model"], r["runtime"])]["break_even_step"] != "", (r["model"], r["runtime"])
+    from src.summary import load_results
+
+    pairs = {(r["runtime"], r.get("break_even_vs")) for r in load_results(d) if r["graph"] == "static"}
+    assert pairs == {(name, dynamic[spec.framework]) for name, spec in RUNTIMES.items() if spec.graph == "static"}
+
+
 def test_summary_is_rebuilt_by_its_command(experiment):
     d, _ = experiment
     before = (d / "summary.csv").read_text()

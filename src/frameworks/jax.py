@@ -154,3 +154,31 @@ def step_graph(traced, args: tuple, names: tuple):
                        input=[source[v] for v in eqn.invars if not hasattr(v, "val")])  # a literal: no node
         source.update((v, name) for v in eqn.outvars)
     return graph
+
+
+class PrimitiveCounter:
+    """Counts the primitives an op-by-op (un-jitted) step dispatches from Python: the dynamic graph JAX builds
+    and runs as it goes, forward and the backward value_and_grad traces anew every step, as tf_eager's
+    OpCounter counts TensorFlow's.  Through the eager trace's primitive hook (private:
+    jax._src.core.EvalTrace.process_primitive); a jnp helper that is itself jitted counts as one, and ops
+    that reach XLA through jit's C++ fast path (the SGD update's arithmetic on concrete arrays) are not seen."""
+
+    def __init__(self):
+        from jax._src import core
+
+        self._cls, self.ops = core.EvalTrace, 0
+        self._original = core.EvalTrace.process_primitive
+        original, counter = self._original, self
+
+        def process_primitive(trace, primitive, args, params, /):
+            counter.ops += 1
+            return original(trace, primitive, args, params)
+
+        core.EvalTrace.process_primitive = process_primitive
+
+    def take(self) -> int:
+        n, self.ops = self.ops, 0
+        return n
+
+    def close(self) -> None:
+        self._cls.process_primitive = self._original

@@ -36,11 +36,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # -- one measurement, in its own process -------------------------------------------------------
 def _overrides(spec: dict) -> list[str]:
-    out = [f"model={spec['model']}", f"model.hidden={spec['hidden']}", f"data.batch_size={spec['batch']}",
+    rung = f"{spec['hidden']}x{spec['batch']}"  # a rung of the ladder (conf/size/) sets the rnn's lengths too
+    size = [f"size={rung}"] if (ROOT / "conf" / "size" / f"{rung}.yaml").exists() else [
+        f"model.hidden={spec['hidden']}", f"data.batch_size={spec['batch']}"]
+    out = [f"model={spec['model']}", *size,
            f"trainer.max_steps={spec['warmup'] + spec['repeats'] * spec['steps']}",
            f"trainer.num_threads={spec['threads']}", "trainer.accelerator=cpu", "trainer.progress_bar=false"]
     if spec["runner"] in RUNTIMES:
         out.append(f"runtime={spec['runner']}")
+    if spec.get("steps_per_call", 1) > 1:
+        out.append(f"trainer.steps_per_call={spec['steps_per_call']}")
     if spec.get("lr") is not None:
         out.append(f"model.optimizer.lr={spec['lr']}")
     return out
@@ -71,6 +76,8 @@ def measure(spec: dict) -> dict:
             # Each step's event is written as the step is recorded: its wall time marks the step's end.
             ends = _event_wall_times(run_dir)
         logged = [v for _, v in scalars["time/step_ms"]]
+        out.update({k: result.get(k) for k in ("flops_per_step", "gflops_per_s", "x_floor", "peak_gflops",
+                                                "steps_per_call")})
         out.update(setup_s=result["setup_s"], import_s=result["import_s"], final_loss=result["final_loss"],
                    builds=result["compiles"], build_s=result["compile_s"],
                    elapsed_s=[v for _, v in sorted(scalars["time/elapsed_s"])],
@@ -251,6 +258,16 @@ def plot_scaling(rows: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def roofline_points(rows: list[dict]) -> list[dict]:
+    """The runtimes' rows as roofline points (src/roofline.py): the median over rounds' blocks, the range of the
+    rounds' medians as the spread."""
+    return [dict(model=r["model"], runtime=r["runner"], framework=FRAMEWORK[r["runner"]], graph=GRAPH[r["runner"]],
+                 size=f"{r['hidden']}x{r['batch']}", flops=r["flops_per_step"], ms=r["ms_per_step"],
+                 lo=min(r["rounds_ms"]), hi=max(r["rounds_ms"]), peak_gflops=r.get("peak_gflops"),
+                 break_even=r.get("break_even"))
+            for r in rows if "error" not in r and r.get("flops_per_step") and r["runner"] in RUNTIMES]
+
+
 def thread_table(rows: list[dict]) -> str:
     """Each runner at 1 thread and at all cores, side by side."""
     by = {}
@@ -319,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scaling", action="store_true", help="grow hidden and batch size instead")
     ap.add_argument("--sizes", default="100x64,300x256,1000x1024,2000x2048,4000x4096",
                     help="scaling mode: hidden x batch sizes")
+    ap.add_argument("--steps-per-call", type=int, default=1,
+                    help="trainer.steps_per_call for the runtimes that take it (blocks and warm-up: multiples of it)")
     ap.add_argument("--out", default="bench_results", help="directory for the JSON, markdown and plot")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -355,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = sorted({1, cpu_threads()}) if args.thread_study else [args.threads or cpu_threads()]
     specs = [dict(runner=r, model=m, hidden=h, batch=b, warmup=args.warmup, repeats=args.repeats,
                   steps=args.steps, threads=t,
+                  steps_per_call=args.steps_per_call if r in RUNTIMES and _SPECS[r].steps_per_call else 1,
                   lr=1e-12 if args.scaling else None)  # scaling times steps; a tiny lr keeps big sizes finite
              for (h, b) in sizes for m in models for t in threads for r in runners]
     from tqdm import tqdm
@@ -382,6 +402,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.scaling:
         plot_scaling(rows, str(out / "scaling.png"))
         print(f"plot: {(out / 'scaling.png').resolve()}")
+        points = roofline_points(rows)
+        if points:
+            from src import roofline
+            from src.summary import floors_sentence
+
+            roofline.plot(points, str(out / "roofline.png"))
+            text = roofline.table(points) + "\n\n" + floors_sentence(points)
+            (out / "roofline.md").write_text(text + "\n")
+            print(text)
+            print(f"roofline: {(out / 'roofline.png').resolve()}")
     print(f"results: {(out / (name + '.json')).resolve()}")
     return 1 if any("error" in r for r in rows) else 0
 

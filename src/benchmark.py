@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from src.registry import FRAMEWORKS, MODELS, RUNTIMES as _SPECS  # the registry alone: no framework imported
+from src.registry import FRAMEWORKS, MODELS  # the registry alone: no framework imported
+from src.registry import RUNTIMES as _SPECS
 
 # Each framework's plain loop, then its runtimes, each measured against that loop: all from the registry,
 # so a new runtime or framework needs no entry here.

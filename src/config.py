@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -39,7 +39,7 @@ class TrainerConfig:
     accelerator: str = _help("auto", "auto, cpu or gpu")
     devices: int = _help(1, "devices (Lightning's meaning; lightning runtimes only)")
     strategy: str = _help("auto", "Lightning's strategy, e.g. ddp (lightning runtimes only)")
-    num_threads: Optional[int] = _help(None, "CPU threads for either framework; null: all cores (split "
+    num_threads: int | None = _help(None, "CPU threads for either framework; null: all cores (split "
                                              "between jobs that run side by side)")
     precision: int = _help(32, "32 or 64: float32 or float64 end to end (data, weights, momentum, loss)")
     progress_bar: bool = _help(True, "show the progress bar")
@@ -48,8 +48,13 @@ class TrainerConfig:
     steps_per_call: int = _help(1, "training steps per graph call, an in-graph loop over the steps' inputs (Keras' "
                                    "steps_per_execution): tf_session, tf_function, tf_xla, jax_jit; each step still "
                                    "logged, its time the call's over K")
-    peak_file: Optional[str] = _help("~/.cache/graphduel/peak.json", "this machine's GEMM rates (python bench.py "
+    peak_file: str | None = _help("~/.cache/graphduel/peak.json", "this machine's GEMM rates (python bench.py "
                                      "--peak writes it): each run's floor; null: report no floor")
+    compile_cache: str = _help("cold", "cold: every run compiles with empty caches of its own (torch.compile's, "
+                                       "JAX's, XLA's), as a first run does; warm: a persistent cache in "
+                                       "compile_cache_dir, as a repeated run does")
+    compile_cache_dir: str | None = _help(None, "the warm cache's directory; null: outputs/compile_cache "
+                                                   "where train.py runs")
 
 
 @dataclass
@@ -65,7 +70,7 @@ class Config:
     trainer: TrainerConfig = MISSING
     data: DataConfig = MISSING
     seed: int = _help(0, "seeds the data, the initial weights and the per-step inputs, in every runtime alike")
-    resume: Optional[str] = _help(None, "a run directory to continue from its last checkpoint")
+    resume: str | None = _help(None, "a run directory to continue from its last checkpoint")
 
 
 def register_configs() -> None:
@@ -119,6 +124,7 @@ def validate(cfg: Any) -> None:
     need(t.checkpoint_every_n_steps >= 0, "trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps,
          "use 0 (only at the end) or more")
     need(t.steps_per_call >= 1, "trainer.steps_per_call", t.steps_per_call, "use 1 or more")
+    need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
     lr, mom = m.optimizer.lr, m.optimizer.momentum

@@ -52,7 +52,8 @@ def load_peak(path: str | None, framework: str | None) -> tuple[float | None, st
 
     here, there = describe(), peak.get("machine", {})
     if (here["cpu"], here["cores"]) != (there.get("cpu"), there.get("cores")):
-        return None, f"peak file {path} was measured on another machine ({there.get('cpu')}, {there.get('cores')} cores)"
+        return None, (f"peak file {path} was measured on another machine ({there.get('cpu')}, "
+                      f"{there.get('cores')} cores)")
     fw = peak.get("frameworks", {}).get(framework, {})
     if "gflops" not in fw:
         return None, f"peak file {path} has no rate for {framework}"

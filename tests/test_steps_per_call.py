@@ -15,8 +15,8 @@ import pytest
 
 from src.config import compose_config, validate
 from src.errors import ConfigError
-from src.registry import RUNTIMES
 from src.event_file import read_scalars
+from src.registry import RUNTIMES
 from tests.helpers import ROOT, train
 
 pytestmark = pytest.mark.contract

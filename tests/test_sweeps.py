@@ -18,7 +18,7 @@ from src.registry import MODELS, RUNTIMES
 
 JOBS = len(MODELS) * len(RUNTIMES)  # the experiment: every model under every runtime
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def sweep(tmp_path, *args, timeout=900):
@@ -66,7 +66,15 @@ def test_summary_files_match_the_jobs_results(experiment):
         assert float(row["median_step_ms"]) == pytest.approx(result["median_step_ms"])
         assert row["job"] in out.stdout  # the printed table
     md = (d / "summary.md").read_text().splitlines()
-    assert md[0].startswith("| job | model | runtime |") and len(md) == 2 + JOBS
+    assert md[0].startswith("| job | model | runtime |") and all(line.startswith("|") for line in md[:2 + JOBS])
+    # Both end with the answer in words: a sentence per static runtime per model (src/answer.py).
+    static = sum(1 for r in rows if r["graph"] == "static")
+    answer_md = md[md.index(next(x for x in md if x.startswith("The answer"))):]
+    assert sum(1 for x in answer_md if x.startswith("- ")) == static
+    printed = out.stdout.rstrip().splitlines()
+    start = max(i for i, x in enumerate(printed) if x.startswith("The answer"))
+    assert sum(1 for x in printed[start:] if x.startswith("- ")) == static
+    assert max(len(x) for x in printed[printed.index(next(x for x in printed if x.startswith("job "))):]) <= 120
     png = (d / "summary.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
@@ -111,6 +119,10 @@ def test_a_failing_job_is_listed_and_the_sweep_fails(tmp_path):
         assert {r["job"]: r["status"] for r in csv.DictReader(f)} == {
             "0_two_layer_lightning_lr=1e-06": "completed", "1_two_layer_lightning_lr=10": "diverged"}
     assert "did not complete: 1_two_layer_lightning_lr=10 (diverged)" in out.stderr
+    md = (tmp_path / "summary.md").read_text().splitlines()
+    header = [c.strip() for c in md[0].strip("|").split("|")]
+    failed = next([c.strip() for c in x.strip("|").split("|")] for x in md if "1_two_layer_lightning_lr=10" in x)
+    assert "lower learning rate" in failed[header.index("why")]  # why it did not complete
     assert "Traceback" not in out.stderr
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from src import answer, debugging_table
 from src.answer import cell
+from src.overrides import by_key
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
@@ -119,7 +120,8 @@ def _overrides(r: dict) -> dict:
         items = OmegaConf.to_container(OmegaConf.load(path))
     except Exception:
         items = []
-    return {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in items if "=" in o}
+    given = by_key([str(o) for o in items], strict=False)  # as Hydra reads them
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _add_break_even(rows: list[dict]) -> None:

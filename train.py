@@ -18,6 +18,7 @@ from src.errors import ConfigError, GraphduelError  # noqa: E402
 from src.interrupt import Interrupted  # noqa: E402
 from src.requeue import preempted, resume_dir  # noqa: E402
 from src.run import is_rank_zero, run  # noqa: E402
+from src.shell import bash_word, override_word  # noqa: E402
 
 register_configs()
 
@@ -35,8 +36,9 @@ def main(cfg: DictConfig) -> None:
             return  # not requeued: result.json says interrupted, and the sweep summary lists it
         # In a submitit job, argv[0] is submitit's script: name ours.
         script = sys.argv[0] if sys.argv[0].endswith("train.py") else os.path.join(ROOT, "train.py")
+        resume = override_word("resume", hydra_cfg.runtime.output_dir)  # pastes into bash, whatever the path
         print(f"graphduel: {e}; its checkpoint and logs are saved.\n"
-              f"  resume with: python {script} resume={hydra_cfg.runtime.output_dir}", file=sys.stderr)
+              f"  resume with: python {bash_word(script)} {resume}", file=sys.stderr)
         sys.exit(e.exit_code)
     except GraphduelError as e:
         if isinstance(e, ConfigError) and not sweep:

@@ -53,6 +53,7 @@ def preflight(argv: list[str]) -> list[str]:
     fixed = _without_sweeps(overrides)
     cfg = _compose(fixed, hydra=True)
     if args.multirun or (str(cfg.hydra.mode) == "RunMode.MULTIRUN" and not args.run):
+        _check_sweep_dir(cfg)
         return argv  # a sweep (-m), or a preset that sweeps (experiment=...)
     if fixed != overrides:
         cfg = _compose(overrides, hydra=True)  # a sweep value in a single run: Hydra's refusal, in a line
@@ -62,13 +63,60 @@ def preflight(argv: list[str]) -> list[str]:
         from src.problem import make_problem
         from src.run import resumed
 
+        _check_same_run(resume, task)
         resumed(make_problem(task), task)  # refuses a checkpoint of another model, other sizes, no steps left
+        check_writable(str(task.resume), "resume")
         return argv
     run_dir = str(cfg.hydra.run.dir)  # resolved now, ${now:...} and all: Hydra gets this very path
+    check_writable(run_dir, "hydra.run.dir")
     new_dirs[:] = _missing_dirs(run_dir)
     if not any(o.startswith("hydra.run.dir=") for o in overrides):
-        argv = [*argv, f"hydra.run.dir={run_dir}"]
+        argv = [*argv, override("hydra.run.dir", run_dir)]
     return argv
+
+
+def override(key: str, value: str) -> str:
+    from src.shell import override
+
+    return override(key, value)
+
+
+# -- where a run writes -------------------------------------------------------------------------
+def check_writable(path: str, key: str) -> None:
+    """Refuses, in one line, a run directory that cannot be made or written: under a file, on a read-only
+    filesystem, in /proc...  Tried for real (a directory made and removed where the run would make its
+    own), since permissions alone do not tell (root, ACLs, read-only mounts)."""
+    import errno
+    import tempfile
+
+    p = Path(path).absolute()
+    existing = p
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    fix = f"give {key} a directory you can write to" if key != "resume" else "copy the run somewhere writable"
+    if not existing.is_dir():
+        what = "it is" if existing == p else f"{existing} is"
+        raise ConfigError(f"{key}={path} cannot be a run directory: {what} a file, not a directory: {fix}.")
+    try:
+        if existing == p:  # an existing directory (a resumed run's own): changed in no way by the check
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            if os.statvfs(p).f_flag & os.ST_RDONLY:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".graphduel-check-", dir=existing))
+    except OSError as e:
+        where = "it" if existing == p else f"a directory in {existing}"
+        raise ConfigError(f"{key}={path} cannot be written: {where} cannot be made or written "
+                          f"({e.strerror or e}): {fix}.") from None
+
+
+def _check_sweep_dir(cfg) -> None:
+    try:
+        sweep_dir = str(cfg.hydra.sweep.dir)
+    except Exception:  # a sweep dir that only a job's config can resolve: Hydra's to refuse
+        return
+    check_writable(sweep_dir, "hydra.sweep.dir")
 
 
 def _without_sweeps(overrides: list[str]) -> list[str]:
@@ -80,7 +128,7 @@ def _without_sweeps(overrides: list[str]) -> list[str]:
         try:
             parsed = parser.parse_overrides([o])[0]
         except Exception as e:
-            raise ConfigError(f"{o} is not a valid override: {_first_line(e)}.") from None
+            raise ConfigError(not_an_override(o, e)) from None
         if not parsed.is_sweep_override():
             kept.append(o)
         elif parsed.key_or_group.startswith("hydra."):
@@ -89,11 +137,29 @@ def _without_sweeps(overrides: list[str]) -> list[str]:
     return kept
 
 
+def not_an_override(o: str, e: BaseException) -> str:
+    """Why Hydra's grammar cannot read `o`; for a value it takes only quoted (a path with `=`, quotes or
+    non-ASCII letters), the exact word to type instead."""
+    from src.shell import hydra_value, override_word
+
+    key, eq, value = o.partition("=")
+    try:
+        word = override_word(key, value) if eq and key and value else None
+    except ValueError:
+        word = None
+    if word:
+        unread = dict.fromkeys("non-ASCII letters" if ord(c) > 127 else repr(c) for c in value
+                               if hydra_value(f"a{c}b", key) != f"a{c}b")
+        return f"{o}: Hydra reads {', '.join(unread) or 'this value'} only inside quotes: type {word}"
+    return f"{o} is not a valid override: {_first_line(e)}."
+
+
 def check_job(cfg, multirun: bool) -> None:
     """graphduel's checks of one job's composed config (with or without its hydra node)."""
-    from src.config import validate
+    from src.config import validate, warn_threads
 
     validate(_task(cfg))
+    warn_threads(cfg)
     t = cfg.trainer
     if multirun and (t.devices > 1 or "ddp" in str(t.strategy)):
         raise ConfigError(f"trainer.strategy={t.strategy} trainer.devices={t.devices} cannot run inside a sweep "
@@ -133,15 +199,68 @@ def remove_refused_run_dirs() -> None:
 
 # -- resume -------------------------------------------------------------------------------------
 def _resume_dir(overrides: list[str]) -> str | None:
+    """The directory of the last resume=: the text after `resume=` when it is an existing directory (a path
+    as the shell completed it, `=` and all, wins over Hydra's grammar), else that text as Hydra reads it
+    (`resume='/my runs/a'`)."""
     values = [o.split("=", 1)[1] for o in overrides if o.startswith("resume=")]
-    return values[-1] if values and values[-1] not in ("", "null") else None
+    if not values or values[-1] in ("", "null"):
+        return None
+    raw = values[-1]
+    if os.path.isdir(raw):
+        return raw
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        value = OverridesParser.create().parse_override(f"resume={raw}").value()
+    except Exception:
+        return raw  # neither a directory nor a Hydra value: refused as "no run there"
+    return value if isinstance(value, str) and value else raw
+
+
+def _check_same_run(run_dir: str, task) -> None:
+    """A run continues as itself: under its own runtime (model and seed: checkpoint.check_fits).  Another
+    runtime's steps in the same run would give medians and graph counts that are neither runtime's."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    saved = None
+    try:
+        saved = OmegaConf.select(OmegaConf.load(os.path.join(run_dir, ".hydra", "config.yaml")), "runtime.name")
+    except Exception:
+        pass
+    if saved is None:
+        try:
+            with open(os.path.join(run_dir, "result.json")) as f:
+                saved = json.load(f).get("runtime")
+        except (OSError, ValueError, AttributeError):
+            pass
+    now = task.runtime.name
+    if saved is not None and str(saved) != now:
+        raise ConfigError(f"resume={run_dir}: that run trained under runtime={saved}, and a run continued under "
+                          f"runtime={now} would time two runtimes' steps as one: resume it as runtime={saved} "
+                          f"(drop runtime={now}), or start a new run.")
+
+
+def _check_finite(run_dir: str) -> None:
+    """A checkpoint whose weights blew up cannot continue: no setting of the resumed run can help."""
+    import numpy as np
+
+    from src import checkpoint
+
+    ckpt = checkpoint.load(run_dir)  # a missing or damaged checkpoint is refused here
+    bad = [k for k, v in {**ckpt.weights, **{f"momentum of {k}": v for k, v in ckpt.momentum.items()}}.items()
+           if not np.isfinite(v).all()]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ConfigError(f"resume={run_dir}: its checkpoint (step {ckpt.step}) holds non-finite values "
+                          f"({shown}): the run had diverged, and no setting can continue it: start a new run "
+                          "(with a lower model.optimizer.lr).")
 
 
 def _resume_overrides(run_dir: str, overrides: list[str]) -> list[str]:
     """The run's saved overrides merged with today's (they win), continuing in its own directory."""
     from omegaconf import OmegaConf
-
-    from src import checkpoint
 
     saved = os.path.join(run_dir, ".hydra", "overrides.yaml")
     if not os.path.isfile(saved):
@@ -152,12 +271,12 @@ def _resume_overrides(run_dir: str, overrides: list[str]) -> list[str]:
                               f"e.g. {shown}.")
         raise ConfigError(f"resume={run_dir}: no run there (no .hydra/overrides.yaml): "
                           "give the directory of a graphduel run, as its summary printed it.")
-    checkpoint.load(run_dir)  # a missing or damaged checkpoint is refused now
+    _check_finite(run_dir)  # a missing, damaged or diverged checkpoint is refused now
     old = [o for o in OmegaConf.to_container(OmegaConf.load(saved))
            if not o.startswith(("resume=", "hydra.run.dir="))]
     new = [o for o in overrides if not o.startswith("resume=")]
     run_dir = os.path.abspath(run_dir)
-    return [*_merge(old, new), f"resume={run_dir}", f"hydra.run.dir={run_dir}"]
+    return [*_merge(old, new), override("resume", run_dir), override("hydra.run.dir", run_dir)]
 
 
 def _merge(old: list[str], new: list[str]) -> list[str]:
@@ -172,7 +291,7 @@ def _merge(old: list[str], new: list[str]) -> list[str]:
             p = parser.parse_overrides([o])[0]
             key = p.key_or_group + (f"@{p.package}" if p.package else "")
         except Exception as e:
-            raise ConfigError(f"{o} is not a valid override: {_first_line(e)}.") from None
+            raise ConfigError(not_an_override(o, e)) from None
         merged.pop(key, None)  # a replaced key moves to where it was given last
         merged[key] = o
     return list(merged.values())

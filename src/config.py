@@ -9,7 +9,9 @@ cannot honour trainer.devices=2) is refused by `validate`, before any framework 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -90,6 +92,21 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
+_warned_threads: set[int] = set()
+
+
+def warn_threads(cfg: Any) -> None:
+    """One line (once per value) when trainer.num_threads asks for more threads than this process may run on:
+    they would take turns on the cores, and every step would wait for the slowest (16x slower measured with
+    64 threads on 2 cores)."""
+    n, cores = cfg.trainer.num_threads, cpu_threads()
+    if n is not None and n > cores and n not in _warned_threads:
+        _warned_threads.add(n)
+        print(f"graphduel: warning: trainer.num_threads={n} is more than the {cores} cores this process can use "
+              f"(os.sched_getaffinity): threads will take turns and steps run slower; use "
+              f"trainer.num_threads={cores} or null.", file=sys.stderr)
+
+
 def refuse(key: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{key}={value} is not allowed: {allowed}.")
 
@@ -115,8 +132,11 @@ def validate(cfg: Any) -> None:
          "use 0 (only at the end) or more")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
+    # numpy's generators take no negative seed: refused here rather than as numpy's traceback.
+    need(cfg.seed >= 0, "seed", cfg.seed, "use a seed of 0 or more")
     lr, mom = m.optimizer.lr, m.optimizer.momentum
-    need(lr > 0, "model.optimizer.lr", lr, "use a learning rate above 0")
+    # inf, like nan, turns every weight non-finite at the first step.
+    need(lr > 0 and math.isfinite(lr), "model.optimizer.lr", lr, "use a finite learning rate above 0")
     need(0 <= mom < 1, "model.optimizer.momentum", mom, "use a momentum in [0, 1)")
     spec = models.spec(m.name)
     if hasattr(spec, "check"):

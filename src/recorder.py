@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -438,6 +439,6 @@ def summary_text(result: dict) -> str:
         f"after {fmt(r['import_s'], '.2f')} s importing the framework",
         *[f"  warning     {w}" for w in r.get("warnings") or []],
         f"  logs        {r['run_dir']}",
-        f"  view with   tensorboard --logdir {r['run_dir']}",
+        f"  view with   tensorboard --logdir {shlex.quote(r['run_dir'])}",
     ]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 ROOT = os.path.dirname(os.path.abspath(__file__))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
 
-from src import cli  # noqa: E402
+from src import cli, interrupt  # noqa: E402
 from src.config import register_configs  # noqa: E402
 from src.errors import ConfigError, GraphduelError  # noqa: E402
 from src.interrupt import Interrupted  # noqa: E402
@@ -34,6 +34,11 @@ def main(cfg: DictConfig) -> None:
     except Interrupted as e:
         if preempted(e):  # a cluster job warned of its end: requeued (exits here) or not
             return  # not requeued: result.json says interrupted, and the sweep summary lists it
+        if not cfg.resume and not os.path.exists(os.path.join(hydra_cfg.runtime.output_dir, "checkpoint.npz")):
+            if not sweep:
+                cli.remove_refused_run_dirs()  # stopped during the framework import: nothing to keep
+            print(f"graphduel: {e.signal_name} before the run started: nothing was written.", file=sys.stderr)
+            sys.exit(e.exit_code)
         # In a submitit job, argv[0] is submitit's script: name ours.
         script = sys.argv[0] if sys.argv[0].endswith("train.py") else os.path.join(ROOT, "train.py")
         resume = override_word("resume", hydra_cfg.runtime.output_dir)  # pastes into bash, whatever the path
@@ -52,6 +57,17 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    if is_rank_zero():  # DDP's extra processes re-run this command: it was checked already
-        sys.argv = cli.main_guard(sys.argv)
-    main()
+    try:
+        if is_rank_zero():  # DDP's extra processes re-run this command: it was checked already
+            sys.argv = cli.main_guard(sys.argv)
+        main()
+    except KeyboardInterrupt:  # one line, not a traceback
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        if interrupt.stopped_now:
+            print("graphduel: stopped at once by a second Ctrl-C: result.json says interrupted, and a resume "
+                  "continues from the last checkpoint.", file=sys.stderr)
+        else:
+            cli.remove_refused_run_dirs()
+            print("graphduel: Ctrl-C before the run started: nothing was written.", file=sys.stderr)
+        sys.exit(130)

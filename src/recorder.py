@@ -216,8 +216,8 @@ class Recorder:
         if not self.enabled:
             return
         if self.problem is not None:  # the model's per-step tags (DynamicNet: model/depth), by position
-            self._scalars = {tag: col.tolist() for tag, col in
-                             self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
+            # drawn a block of steps at a time (src/problem.py): any max_steps costs no memory up front
+            self._scalars = self.problem.step_scalars(first_step, self.cfg.trainer.max_steps)
         self._first = first_step
         from src.sweeps import differing_hparams, swept_keys
 

@@ -62,6 +62,8 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
             runtime = runtimes.load(cfg.runtime.name)
+            if stop.signum is not None:  # stopped during the import: before the run builds or writes anything
+                raise Interrupted(stop.signum, problem.start_step)
             recorder.runtime_imported()
             runtime.fit(problem, cfg, recorder, threads)
             status = "completed"

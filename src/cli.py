@@ -24,6 +24,13 @@ from src.errors import ConfigError
 # Options that ask Hydra for information instead of a run: left to Hydra as they are.
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve", "package")
 
+# train.py's @hydra.main: the file Hydra takes config_path relative to, the primary config's directory and
+# name; the command line's --config-path, --config-name and --config-dir replace them (see preflight).
+TRAIN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
+MAIN = {"config_path": "conf", "config_name": "config", "config_dir": None}
+primary = dict(MAIN)
+composed = None  # the last single run's config the pre-flight composed and checked (without its hydra node)
+
 # The directories made for a single run (its run dir and any parent that did not exist): removed again if
 # the run is refused before it starts (see remove_refused_run_dirs).
 new_dirs: list[str] = []
@@ -39,13 +46,17 @@ def preflight(argv: list[str]) -> list[str]:
         sys.exit(0)
     if any(getattr(args, flag, None) for flag in _INFO_FLAGS):
         return argv
+    primary.update({k: getattr(args, k) if getattr(args, k) is not None else v for k, v in MAIN.items()})
     overrides = list(args.overrides)
     resume = _resume_dir(overrides)
     if resume is not None:
         if args.multirun:
             raise ConfigError(f"resume={resume} continues one run: drop -m/--multirun.")
+        flags = list(argv[1:])  # -cd D, --config-name=alt...: the command line less its overrides
+        for o in overrides:
+            flags.remove(o)
         overrides = _resume_overrides(resume, overrides)
-        argv = [argv[0], *overrides]
+        argv = [argv[0], *flags, *overrides]
     # Composed as Hydra composes a sweep's primary config (and as it finds the mode, Hydra.get_mode):
     # without its sweep values, whose every job graphduel's sweeper checks before any runs
     # (hydra_plugins/graphduel_sweeper).  A preset that sweeps (experiment=...) is a sweep without -m,
@@ -59,6 +70,8 @@ def preflight(argv: list[str]) -> list[str]:
         cfg = _compose(overrides, hydra=True)  # a sweep value in a single run: Hydra's refusal, in a line
     task = _task(cfg)
     check_job(task, multirun=False)
+    global composed
+    composed = task
     if resume is not None:
         from src.problem import make_problem
         from src.run import resumed
@@ -299,14 +312,17 @@ def _merge(old: list[str], new: list[str]) -> list[str]:
 
 # -- composing, and explaining what Hydra refused --------------------------------------------------
 def _compose(overrides: list[str], hydra: bool):
-    from hydra import compose, initialize_config_dir
+    """The config Hydra composes for this command line: its primary config (--config-name), search path
+    (--config-path, --config-dir) and overrides, through Hydra's compose API."""
+    from hydra import compose
 
-    from src.config import CONF_DIR, register_configs
+    from src.config import register_configs
+    from src.hydra_private import main_search_path
 
     register_configs()
     try:
-        with initialize_config_dir(CONF_DIR, version_base="1.3"):
-            return compose("config", overrides=overrides, return_hydra_config=hydra)
+        with main_search_path(TRAIN_PY, primary["config_path"], primary["config_dir"]):
+            return compose(primary["config_name"], overrides=overrides, return_hydra_config=hydra)
     except Exception as e:
         raise ConfigError(explain(e, overrides)) from None
 
@@ -332,7 +348,14 @@ def explain(e: BaseException, overrides: list[str] | None = None) -> str:
                 return f"{key}={value} is not allowed: write it as a whole number, {key}={int(number)}."
             return f"{key}={value} is not allowed: use a whole number."
         return f"{key}={value} is not allowed: {why}."
-    return _first_line(e) + (f": {_first_line(cause)}" if cause else "")
+    return _hydra_lines(e) + (f": {_hydra_lines(cause)}" if cause else "")
+
+
+def _hydra_lines(e: BaseException) -> str:
+    """A Hydra error as Hydra prints it, remedy lines and all (`Or add a second + ...: '++seed=1'`,
+    `Available options: ...`), without the config search path it may list after them."""
+    text = str(e).split("\nConfig search path:")[0]
+    return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip()) or type(e).__name__
 
 
 def _unknown_key(key: str, overrides: list[str]) -> str:

@@ -55,6 +55,7 @@ def preflight(argv: list[str]) -> list[str]:
         flags = list(argv[1:])  # -cd D, --config-name=alt...: the command line less its overrides
         for o in overrides:
             flags.remove(o)
+        flags += _saved_primary(resume, args)  # the run's own --config-dir/-name/-path, unless given now
         overrides = _resume_overrides(resume, overrides)
         argv = [argv[0], *flags, *overrides]
     # Composed as Hydra composes a sweep's primary config (and as it finds the mode, Hydra.get_mode):
@@ -228,6 +229,34 @@ def _resume_dir(overrides: list[str]) -> str | None:
     except Exception:
         return raw  # neither a directory nor a Hydra value: refused as "no run there"
     return value if isinstance(value, str) and value else raw
+
+
+def _saved_primary(run_dir: str, args) -> list[str]:
+    """The --config-name, --config-dir and --config-path the run was started with (its .hydra/hydra.yaml),
+    as flags, for those the resuming command line does not give; `primary` is updated to match."""
+    from omegaconf import OmegaConf
+
+    try:
+        hydra_cfg = OmegaConf.load(os.path.join(run_dir, ".hydra", "hydra.yaml")).hydra
+        name = str(hydra_cfg.job.config_name)
+        sources = OmegaConf.to_container(hydra_cfg.runtime.config_sources)
+    except Exception:  # a run saved before hydra.yaml held these (or none at all): the defaults
+        return []
+    saved = {"config_name": name}
+    for source in sources:
+        if source.get("schema") == "file" and source.get("provider") == "command-line":
+            saved["config_dir"] = source["path"]
+        elif source.get("provider") == "main" and source.get("schema") == "file":
+            # Another primary config dir than a graphduel checkout's conf/ (the run may come from another
+            # checkout, whose conf/ this one's replaces).
+            if not os.path.isfile(os.path.join(os.path.dirname(source["path"]), "train.py")):
+                saved["config_path"] = source["path"]
+    flags = []
+    for key, value in saved.items():
+        if getattr(args, key) is None and value != MAIN[key]:
+            primary[key] = value
+            flags += [f"--{key.replace('_', '-')}", value]
+    return flags
 
 
 def _check_same_run(run_dir: str, task) -> None:

@@ -117,3 +117,10 @@ def test_a_run_with_a_config_dir_and_name_trains_what_hydra_composed(conf_dirs, 
     (run_dir,) = (tmp_path / "outputs").glob("*/*_rnn_lightning")
     result = json.loads((run_dir / "result.json").read_text())
     assert (result["model"], result["steps"]) == ("rnn", 7)
+    # Resumed without the flags: the run's own --config-dir and --config-name, from its .hydra/hydra.yaml.
+    out = subprocess.run([sys.executable, str(ROOT / "train.py"), f"resume={run_dir}", "trainer.max_steps=9",
+                          "trainer.progress_bar=false"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env=env_without_full_error())
+    assert out.returncode == 0, out.stderr
+    result = json.loads((run_dir / "result.json").read_text())
+    assert (result["model"], result["steps"], result["status"]) == ("rnn", 9, "completed")

@@ -99,9 +99,9 @@ def odd_run(tmp_path_factory):
 
 
 def _hydra(path: str) -> str:
-    from src.shell import hydra_value
-
-    return hydra_value(path, "hydra.run.dir")
+    """`path` as a Hydra quoted string, written by hand (not by the code under test)."""
+    assert "\\" not in path
+    return "'" + path.replace("'", "\\'") + "'"
 
 
 def _snapshot(d):

@@ -55,9 +55,9 @@ def _odd_dir(tmp_path) -> str:
 
 
 def _hydra(path: str) -> str:
-    from src.shell import hydra_value
-
-    return hydra_value(path, "hydra.run.dir")
+    """`path` as a Hydra quoted string, written by hand (not by the code under test)."""
+    assert "\\" not in path
+    return "'" + path.replace("'", "\\'") + "'"
 
 
 def test_ctrl_c_during_the_framework_import_is_acknowledged_and_stops_there(tmp_path):

@@ -66,7 +66,8 @@ class Config:
     runtime: RuntimeConfig = MISSING
     trainer: TrainerConfig = MISSING
     data: DataConfig = MISSING
-    seed: int = _help(0, "seeds the data, the initial weights and the per-step inputs, in every runtime alike")
+    seed: int = _help(0, "0 or more: seeds the data, the initial weights and the per-step inputs, in every runtime "
+                         "alike")
     resume: Optional[str] = _help(None, "a run directory to continue from its last checkpoint")
 
 

@@ -60,9 +60,11 @@ def acknowledge(signum: int) -> None:
     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
     again = "; Ctrl-C again stops now" if signum == signal.SIGINT else ""
     line = f"graphduel: {name}: stopping after the current step or build{again}.\n"
+    tqdm = sys.modules.get("tqdm")
+    bar_open = bool(tqdm and getattr(getattr(tqdm, "tqdm", None), "_instances", None))
     try:
         # os.write: safe wherever the handler runs (inside a print, a progress bar's write); a new line first
-        # on a terminal, where the progress bar holds the current one.
-        os.write(sys.stderr.fileno(), (("\n" if sys.stderr.isatty() else "") + line).encode())
+        # where a progress bar holds the current one.
+        os.write(sys.stderr.fileno(), (("\n" if bar_open else "") + line).encode())
     except (OSError, ValueError, AttributeError):  # no usable stderr: stopping matters more than saying it
         pass

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -278,7 +279,7 @@ def report(sweep_dir: str | os.PathLike) -> int:
         for warning in r.get("warnings") or []:
             print(f"  warning, {r['job']}: {warning}")
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
-    print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
+    print(f"  view with   tensorboard --logdir {shlex.quote(str(Path(sweep_dir).resolve()))}")  # pastes into bash
     noisy = [r["job"] for r in rows if r.get("noisy")]
     if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each
         which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"

@@ -3,9 +3,12 @@ changes any of it, this fails here, by name, instead of train.py failing for use
 import inspect
 from pathlib import Path
 
+import pytest
+
 from src.hydra_private import args_parser, basic_sweeper
 
 ROOT_CONF = Path(__file__).resolve().parents[1] / "conf"
+pytestmark = pytest.mark.unit
 
 
 def test_hydras_argument_parser_reads_argv_as_train_py_expects():

@@ -23,6 +23,8 @@ from src.errors import ConfigError
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 PRECISIONS = (32, 64)
+PROBES = ("none", "print", "native", "breakpoint")
+FAULTS = ("none", "nan", "shape", "data_if", "index")
 CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
 
 
@@ -75,11 +77,27 @@ class DataConfig:
 
 
 @dataclass
+class DebugConfig:
+    probe: str = _help("none", "look at the hidden layer's mean and norm every step (docs/debugging.md): none; print "
+                               "(Python's print in the forward); native (the framework's own way: tf.print, "
+                               "jax.debug.print, a Session fetch, Dynamo's reorderable print); breakpoint "
+                               "(Python's breakpoint() in the forward)")
+    fault: str = _help("none", "a user's bug in the forward, to see where and how it surfaces: none; nan (the "
+                               "hidden layer NaN from fault_step on); shape (one unit short at fault_step); "
+                               "data_if (a Python if on a tensor's value); index (one past the end at fault_step)")
+    fault_step: int = _help(3, "the step at which debug.fault=nan, shape or index strikes")
+    pdb_commands: Optional[str] = _help(None, "with debug.probe=breakpoint: pdb commands run at every stop instead "
+                                              "of reading the terminal, ';;'-separated (e.g. 'p h.mean();;c'); "
+                                              "null: the terminal (stdin), as Python's breakpoint() does")
+
+
+@dataclass
 class Config:
     model: Any = MISSING
     runtime: RuntimeConfig = MISSING
     trainer: TrainerConfig = MISSING
     data: DataConfig = MISSING
+    debug: DebugConfig = MISSING
     seed: int = _help(0, "0 or more: seeds the data, the initial weights and the per-step inputs, in every runtime "
                          "alike")
     resume: Optional[str] = _help(None, "a run directory to continue from its last checkpoint")
@@ -95,6 +113,7 @@ def register_configs() -> None:
     cs.store(group="schema/runtime", name="lightning_compile", node=CompileRuntimeConfig)
     cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
     cs.store(group="schema/data", name="data", node=DataConfig)
+    cs.store(group="schema/debug", name="debug", node=DebugConfig)
 
 
 def compose_config(*overrides: str) -> Any:
@@ -160,6 +179,11 @@ def validate(cfg: Any) -> None:
     need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
+    d = cfg.get("debug")
+    if d is not None:
+        need(d.probe in PROBES, "debug.probe", d.probe, "use one of " + ", ".join(PROBES))
+        need(d.fault in FAULTS, "debug.fault", d.fault, "use one of " + ", ".join(FAULTS))
+        need(d.fault_step >= 1, "debug.fault_step", d.fault_step, "use a step of 1 or more")
     # numpy's generators take no negative seed: refused here rather than as numpy's traceback.
     need(cfg.seed >= 0, "seed", cfg.seed, "use a seed of 0 or more")
     lr, mom = m.optimizer.lr, m.optimizer.momentum

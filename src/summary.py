@@ -21,7 +21,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from src import answer
+from src import answer, debugging_table
 from src.answer import cell
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
@@ -295,6 +295,7 @@ def write_summary(sweep_dir: str | os.PathLike) -> list[dict]:
         writer.writeheader()
         writer.writerows({c: _csv(r.get(c)) for c in cols} for r in rows)
     (sweep_dir / "summary.md").write_text(table_markdown(rows) + "\n\n" + answer_text(rows) + "\n")
+    debugging_table.write(rows, sweep_dir)  # debugging.md, for a sweep under probes or faults
     if rows:
         plot(rows, str(sweep_dir / "summary.png"))
     return rows
@@ -308,6 +309,9 @@ def report(sweep_dir: str | os.PathLike) -> int:
     for r in rows:
         for warning in r.get("warnings") or []:
             print(f"  warning, {r['job']}: {warning}")
+    debugging = debugging_table.table(rows)
+    if debugging:
+        print(f"\nwhat each probe and fault did (debugging.md; docs/debugging.md):\n{debugging}")
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
     print(f"  view with   tensorboard --logdir {shlex.quote(str(Path(sweep_dir).resolve()))}")  # pastes into bash
     noisy = [r["job"] for r in rows if r.get("noisy")]

@@ -53,7 +53,11 @@ class SessionTrainer:
         if loads:
             self.session.run(load_ops, feed_dict={ph: problem.momentum_state[k] for k, ph in loads.items()})
         names = list(self.inputs)
-        run = self.session.make_callable([self.loss, self.train_op], feed_list=[self.inputs[k] for k in names])
+        # debug.probe=native: the tensors the model asked to see (src/frameworks/tf.py hidden), fetched with the
+        # step, as a TF 1 user looks inside a graph; none otherwise, and the step fetches what it always did.
+        self.probes = self.graph.get_collection(tfw.PROBES)
+        run = self.session.make_callable([self.loss, self.train_op, *self.probes],
+                                         feed_list=[self.inputs[k] for k in names])
         self._run = lambda inputs: run(*(inputs[k] for k in names))
         # The step's first run prunes the graph to what it fetches, optimizes it (Grappler) and creates its
         # executors: 0.3-0.8 s here against ~1 ms for a later step.  That is building the graph too, so it is
@@ -66,7 +70,10 @@ class SessionTrainer:
             self.session.run(load_ops, feed_dict={ph: problem.momentum_state[k] for k, ph in loads.items()})
 
     def step(self, inputs: dict) -> float:
-        return float(self._run(inputs)[0])
+        out = self._run(inputs)
+        if self.probes:
+            print("probe: hidden mean", out[2], "norm", out[3])
+        return float(out[0])
 
     def state(self) -> tuple[dict, dict]:
         """(weights, momentum) as numpy arrays, by the problem's names."""

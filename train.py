@@ -1,11 +1,16 @@
 """graphduel: train a seed model under one runtime.  `python train.py --help` lists the options."""
 import os
+import signal
 import sys
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig
+if __name__ == "__main__":  # Ctrl-C while Hydra and the pre-flight load: one line, not a traceback
+    signal.signal(signal.SIGINT, lambda *_: (print("graphduel: Ctrl-C before the run started: nothing was written.",
+                                                    file=sys.stderr), os._exit(130)))
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.types import RunMode  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
 # Jobs that a launcher starts in new processes (submitit: local or on Slurm nodes) unpickle this
 # module's task function: they need the project importable wherever their working directory is.
@@ -60,6 +65,7 @@ if __name__ == "__main__":
     try:
         if is_rank_zero():  # DDP's extra processes re-run this command: it was checked already
             sys.argv = cli.main_guard(sys.argv)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Hydra's and the run's own handling from here
         main()
     except KeyboardInterrupt:  # one line, not a traceback
         if os.environ.get("HYDRA_FULL_ERROR") == "1":

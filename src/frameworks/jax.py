@@ -183,7 +183,7 @@ def step_graph(traced, args: tuple, names: tuple):
     leaves = jax.tree_util.tree_flatten_with_path(args)[0]
     for var, (path, _) in zip(traced.jaxpr.jaxpr.invars, leaves):
         group, key = names[path[0].idx], "/".join(str(getattr(k, "key", k)) for k in path[1:])
-        source[var] = f"{group}/{key}"
+        source[var] = f"{group}/{key}" if key else group
         graph.node.add(name=source[var], op="Placeholder")
     for i, eqn in enumerate(traced.jaxpr.jaxpr.eqns):
         stack = str(eqn.source_info.name_stack)

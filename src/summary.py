@@ -22,7 +22,7 @@ from pathlib import Path
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
-           "compiles", "compile_s", "break_even_step", "status"]
+           "compiles", "compile_s", "break_even_step", "contended", "status"]
 
 
 def columns(rows: list[dict], recorded: bool = False) -> list[str]:
@@ -116,11 +116,11 @@ def _add_break_even(rows: list[dict]) -> None:
 
 
 # -- tables ---------------------------------------------------------------------------------------------
-def _cell(value) -> str:
+def _cell(value, column: str = "noisy") -> str:
     if value is None or value is False:
         return ""
-    if value is True:
-        return "noisy"
+    if value is True:  # a flag column (noisy, contended): its name where it holds
+        return column
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -134,13 +134,13 @@ def _csv(value):
 def table_markdown(rows: list[dict]) -> str:
     cols = ["job", *columns(rows)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(_cell(r.get(c), c) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
 def table_text(rows: list[dict]) -> str:
     cols = ["job", *columns(rows)]
-    cells = [cols] + [[_cell(r.get(c)) for c in cols] for r in rows]
+    cells = [cols] + [[_cell(r.get(c), c) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
 
@@ -258,6 +258,12 @@ def report(sweep_dir: str | os.PathLike) -> int:
         which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"
         print(f"  noisy timings (interquartile range over 10% of the median): {which}; compare runtimes "
               "side by side with python bench.py, which interleaves them (docs/benchmark.md)")
+    contended = [r["job"] for r in rows if r.get("contended")]
+    if contended:  # a uniformly slowed run is not noisy: the contention check (src/contention.py) catches it
+        which = (", ".join(contended) if len(contended) <= 4 else
+                 f"{len(contended)} of {len(rows)} jobs, marked in the table")
+        print(f"  contended timings (other work competed for their cores, result.json says how): {which}; "
+              "their times and break-evens are not the runtimes' own: rerun them on a quiet machine")
     bad = [r for r in rows if r.get("status") != "completed"]
     if bad:
         print(f"{len(bad)} of {len(rows)} jobs did not complete: " +

@@ -25,6 +25,7 @@ import os
 import time
 from typing import Any
 
+from src import contention
 from src.errors import GraphduelError
 from src.interrupt import GracefulStop, Interrupted
 from src.recorder import rundir
@@ -90,6 +91,8 @@ class Recorder:
         self._first = 0
         self._hparams_due = False  # the loop started, the HParams start not yet written (see _hparams_start)
         self._hparams_written = False
+        self._watch: contention.Watch | None = None  # whether the machine was the run's own (loop_start on)
+        self._watched: set[int] = set()
 
     # The statistics, by their old names (callers read them off the recorder).
     step_no = property(lambda self: self.stats.step_no)
@@ -185,6 +188,8 @@ class Recorder:
     def loop_start(self, first_step: int = 0) -> None:
         """Marks the start of the training loop; step timings are measured from here on."""
         self.stats.step_no = self._first = first_step
+        self._watch = contention.Watch(first_step, self.cfg.trainer.max_steps)
+        self._watched = self._watch.at
         self._t_last = time.perf_counter()
         if not self.enabled:
             return
@@ -238,6 +243,8 @@ class Recorder:
         self.console.step(step_no, loss)
         if self.stop is not None and self.stop.signum is not None:
             raise Interrupted(self.stop.signum, step_no)
+        if step_no in self._watched:  # between two steps' timed spans: in neither
+            self._watch.take(step_no)
         # Taken last, so the recorder's own work is counted in the next step, as the loop sees it.
         self._t_last = time.perf_counter()
 
@@ -254,6 +261,11 @@ class Recorder:
         from src import hparams
         from src.environment import describe
 
+        if self._watch is not None and "contended" not in self.records:
+            figures, contended, reason = self._watch.verdict(self.threads, self.step_no)
+            self.record("contended", contended)
+            self.record("contended_reason", reason)
+            self.record("contention", figures)
         result = self.result(status, error)
         result["environment"] = describe()  # what reproducing its timings needs (read at the end: ~0.1 s)
         if not self.enabled:
@@ -265,7 +277,7 @@ class Recorder:
         if self.started:  # (the tblog writes them only into a log already begun)
             # The HParams tab's metrics: the run's final numbers, as scalars at its last step.
             final = {tag: result[tag.split("/")[1]] for tag, _ in hparams.METRICS
-                     if tag.startswith("trial/") and result[tag.split("/")[1]] is not None}
+                     if tag.startswith("trial/") and result.get(tag.split("/")[1]) is not None}
             final.update({f"trial/{tag}": result["summary"][tag]["median"] for tag in self.metrics
                           if result["summary"].get(tag, {}).get("median") is not None})
             self.tblog.hparams_end(self.step_no, final, status)

@@ -1,0 +1,248 @@
+"""Was the machine the run's own while it was timed?  Busy neighbours, stolen CPU, oversubscribed threads.
+
+A timing is only the runtime's own if nothing else competed for its cores.  The noise flag (IQR over 10%
+of the median) catches scatter, not a run slowed uniformly: on a 2-core machine shared with other training
+processes, every step of a `lightning` run took ~100 ms instead of ~0.5 ms, with a 1% IQR.  So the steady
+loop is bracketed by two cheap samples (about 0.1 ms each, none per step) of
+
+- this process's CPU time (all its threads) against the wall time: how many cores' worth it used;
+- the time its threads spent runnable but waiting for a CPU (`/proc/self/task/*/schedstat`, the kernel's
+  run delay): the direct measure of other work holding its cores;
+- the machine's busy and stolen time on the cores it may use (`/proc/stat`): what other processes took,
+  and what the hypervisor gave to other VMs (steal);
+- the load average, and the CPU quota's throttled time (cgroup `cpu.stat`), where there is one;
+
+and `classify` turns those figures into a verdict, `contended` with its reason in words.  Pure Python,
+Linux's /proc only (elsewhere the figures it cannot read are None); no framework imported.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import time
+from dataclasses import dataclass
+
+# Thresholds, measured on this 2-core VM (docs/benchmark.md#contention, tests/test_contention.py holds the
+# recorded figures).  Quiet runs: threads waited 0.1-2% of the wall time per thread, others used 0-6% of
+# the cores, no steal.  Beside one busy-loop per core: waiting 30-60%, others 45-95%.
+WAIT = 0.10  # the run's threads waited for a CPU over this share of the wall time, per thread used
+OTHERS = 0.15  # other processes used over this share of the cores the run's threads needed
+STEAL = 0.05  # the hypervisor stole over this share of the usable cores' time
+THROTTLED = 0.05  # a CPU quota throttled the run's cgroup over this share of the wall time
+MIN_TICKS = 200  # /proc/stat's busy time is counted in ticks: fewer than this is too coarse to tell
+TICK_S = 1 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float  # time.perf_counter()
+    cpu_s: float  # this process's user + system time, all its threads (getrusage: microseconds)
+    wait_s: float | None  # its threads' run delay: runnable, waiting for a CPU (schedstat: nanoseconds)
+    os_threads: int | None  # its threads now (/proc/self/task)
+    busy_ticks: int | None  # the usable cores' busy ticks (/proc/stat), every process's
+    steal_ticks: int | None
+    total_ticks: int | None
+    load: float | None  # the 1-minute load average
+    throttled_s: float | None  # the cgroup's CPU-quota throttled time, where there is a quota
+    involuntary: int  # involuntary context switches (getrusage)
+
+
+def _usable() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def _proc_stat(cores: list[int]) -> tuple[int, int, int] | None:
+    """(busy, steal, total) ticks of `cores`: busy is user+nice+system+irq+softirq (guest is inside user)."""
+    want = {f"cpu{c}" for c in cores}
+    busy = steal = total = 0
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                name, *values = line.split()
+                if name not in want:
+                    continue
+                v = [int(x) for x in values[:8]] + [0] * (8 - len(values[:8]))
+                user, nice, system, _idle, _iowait, irq, softirq, st = v
+                busy += user + nice + system + irq + softirq
+                steal += st
+                total += sum(v)
+    except (OSError, ValueError):
+        return None
+    return busy, steal, total
+
+
+def _run_delay() -> tuple[float, int] | None:
+    """Seconds the process's threads have waited runnable for a CPU, summed, and how many threads it has."""
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    wait_ns = 0
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                wait_ns += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):  # a thread that ended meanwhile
+            continue
+    return wait_ns / 1e9, len(tids)
+
+
+_CPU_STAT = ("/sys/fs/cgroup/cpu.stat", "/sys/fs/cgroup/cpu/cpu.stat", "/sys/fs/cgroup/cpu,cpuacct/cpu.stat")
+
+
+def _throttled() -> float | None:
+    """Seconds the cgroup's CPU quota held this process's group back (cgroup v2 throttled_usec, v1 ns)."""
+    for path in _CPU_STAT:
+        try:
+            with open(path) as f:
+                fields = dict(line.split() for line in f if line.strip())
+        except (OSError, ValueError):
+            continue
+        if "throttled_usec" in fields:
+            return int(fields["throttled_usec"]) / 1e6
+        if "throttled_time" in fields:
+            return int(fields["throttled_time"]) / 1e9
+    return None
+
+
+def sample() -> Sample:
+    """One reading of everything `figures` compares; about 0.1 ms (TensorFlow's 50 threads: ~0.5 ms)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    delay = _run_delay()
+    stat = _proc_stat(_usable())
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = None
+    return Sample(wall=time.perf_counter(), cpu_s=usage.ru_utime + usage.ru_stime,
+                  wait_s=delay and delay[0], os_threads=delay and delay[1],
+                  busy_ticks=stat and stat[0], steal_ticks=stat and stat[1], total_ticks=stat and stat[2],
+                  load=load, throttled_s=_throttled(), involuntary=usage.ru_nivcsw)
+
+
+def figures(start: Sample, end: Sample, threads: int, steps: int) -> dict:
+    """What happened between two samples, as result.json keeps it: JSON-able, every key always present."""
+    wall = max(end.wall - start.wall, 1e-9)
+    cores = len(_usable())
+    cpu_cores = (end.cpu_s - start.cpu_s) / wall  # cores' worth this process used
+    out = {
+        "window_s": wall,
+        "steps": steps,
+        "threads": threads,
+        "cores_usable": cores,
+        "os_threads": end.os_threads,
+        "cpu_per_wall": cpu_cores,
+        "wait_per_wall": None, "machine_busy_cores": None, "others_cores": None, "others_share": None,
+        "steal_share": None, "throttled_share": None,
+        "load_start": start.load, "load_end": end.load,
+        "involuntary_switches_per_step": (end.involuntary - start.involuntary) / max(steps, 1),
+    }
+    if start.wait_s is not None and end.wait_s is not None:
+        # Per thread used: 0.5 means each of its threads waited, on average, half the time.
+        out["wait_per_wall"] = (end.wait_s - start.wait_s) / wall / max(1, min(threads, cores))
+    if start.total_ticks is not None and end.total_ticks is not None:
+        ticks = max(end.total_ticks - start.total_ticks, 1)
+        busy = (end.busy_ticks - start.busy_ticks) * TICK_S / wall
+        out["machine_busy_cores"] = busy
+        out["others_cores"] = max(0.0, busy - cpu_cores)
+        # Others could use the cores this run's threads left spare without hurting it: what counts is what
+        # they took of the cores its threads needed.
+        need = max(1, min(threads, cores))
+        out["others_share"] = max(0.0, out["others_cores"] - (cores - need)) / need
+        out["steal_share"] = (end.steal_ticks - start.steal_ticks) / ticks
+    if start.throttled_s is not None and end.throttled_s is not None:
+        out["throttled_share"] = (end.throttled_s - start.throttled_s) / wall
+    out["oversubscribed"] = threads > cores
+    return out
+
+
+def classify(f: dict) -> tuple[bool, str]:
+    """(contended, reason): whether other work competed for the run's cores, or its CPU was stolen or
+    throttled, beyond the thresholds above; the reason in words, also when it was not.
+
+    The run's threads' own waiting is the direct measure: another process on a core a thread of the run
+    needs makes that thread wait, and a process that only used the cores the run left idle does not (the
+    machine's busy figure alone cannot tell the two apart).  Where the kernel does not report the waiting,
+    the machine's busy time stands in for it, on a window long enough for /proc/stat's 10 ms ticks."""
+    reasons = []
+    wait = f.get("wait_per_wall")
+    if wait is not None and wait > WAIT:
+        reasons.append(f"its threads waited for a CPU {wait:.0%} of the time")
+    if (wait is None and (f.get("others_share") or 0) > OTHERS
+            and (f.get("window_s") or 0) * (f.get("cores_usable") or 1) >= MIN_TICKS * TICK_S):
+        reasons.append(f"other processes used {f['others_cores']:.2f} of the {f['cores_usable']} cores")
+    if (f.get("steal_share") or 0) > STEAL:
+        reasons.append(f"the hypervisor stole {f['steal_share']:.0%} of the CPU time")
+    if (f.get("throttled_share") or 0) > THROTTLED:
+        reasons.append(f"a CPU quota throttled it {f['throttled_share']:.0%} of the time")
+    if reasons:
+        if f.get("others_cores") is not None and wait is not None:
+            reasons.append(f"other processes used {f['others_cores']:.2f} of the {f['cores_usable']} cores")
+        if f.get("oversubscribed"):
+            reasons.append(f"{f['threads']} threads on {f['cores_usable']} cores")
+        if f.get("load_end") is not None:
+            reasons.append(f"load average {f['load_end']:.2f}")
+        return True, "; ".join(reasons)
+    if wait is None and f.get("others_share") is None:
+        return False, "unknown: no /proc to read here"
+    return False, "quiet: no other work competed for its cores"
+
+
+# Steps the benchmark also wants sampled (1-based step numbers), process-wide, and the samples at them.
+EXTRA: set[int] = set()
+TAKEN: dict[int, Sample] = {}
+
+
+class Watch:
+    """The samples a run takes: at the end of its first step (after the first step's builds: the steady loop
+    starts there) and at its last, plus any steps asked for through `extra` (the benchmark's blocks).  Its
+    per-step cost is one set lookup; a sample is taken outside every step's timed span."""
+
+    def __init__(self, first_step: int, last_step: int):
+        self.first, self.last = first_step + 1, last_step
+        self.at = {self.first, self.last} | EXTRA
+        self.samples: dict[int, Sample] = {}
+        TAKEN.clear()
+
+    def take(self, step: int) -> None:
+        s = self.samples[step] = sample()
+        if step in EXTRA:
+            TAKEN[step] = s
+
+    def verdict(self, threads: int, step_no: int) -> tuple[dict | None, bool | None, str]:
+        """(figures, contended, reason) over the steps after the first up to `step_no`, the last recorded
+        (sampled now if the run stopped before its last step)."""
+        start = self.samples.get(self.first)
+        if start is None or step_no <= self.first:
+            return None, None, "too few steps to tell (it needs 2 after the first)"
+        end = self.samples.get(step_no) or sample()
+        f = figures(start, end, threads, step_no - self.first)
+        contended, reason = classify(f)
+        return f, contended, reason
+
+
+def summary_line(result: dict) -> str | None:
+    """The console summary's line for a contended run, else None."""
+    if not result.get("contended"):
+        return None
+    return (f"  contended   {result.get('contended_reason')}: not the runtime's own timing "
+            "(docs/benchmark.md#contention)")
+
+
+def caveat(row: dict, partner: dict | None) -> str | None:
+    """For a sweep's answer sentences: why a break-even of `row` against `partner` (its dynamic runtime, or
+    None) is not to be trusted, with the command that measures it alone; None when both ran uncontended."""
+    bad = [r for r in (row, partner) if r and r.get("contended")]
+    if not bad:
+        return None
+    who = " and ".join(f"{r.get('runtime')} ({r.get('contended_reason')})" for r in bad)
+    runtimes = ",".join(dict.fromkeys(r.get("runtime") for r in (row, partner) if r and r.get("runtime")))
+    model = row.get("model")
+    steps = row.get("steps")
+    command = (f"python train.py -m model={model} runtime={runtimes}" + (f" trainer.max_steps={steps}" if steps else "")
+               + " on a quiet machine, or python bench.py --models " + f"{model} --runners {runtimes}")
+    return (f"not trustworthy: {who} ran while other work competed for its cores, so its timing is not its own; "
+            f"measure it alone: {command}")

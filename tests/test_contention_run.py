@@ -1,0 +1,57 @@
+"""A real run's contention record: every field in result.json, the HParams metric, and a run beside a busy
+loop on every core marked contended with its reason, in its result.json and its console summary."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import ROOT, scalars, train
+
+from src import contention
+
+pytestmark = pytest.mark.e2e
+
+RUNTIME = "jax_jit"  # the cheapest to import and to step
+FIELDS = {"window_s", "steps", "threads", "cores_usable", "os_threads", "cpu_per_wall", "wait_per_wall",
+          "machine_busy_cores", "others_cores", "others_share", "steal_share", "throttled_share", "load_start",
+          "load_end", "involuntary_switches_per_step", "oversubscribed"}
+
+
+def test_a_runs_record_has_every_figure_and_the_verdict(tmp_path):
+    result = train(tmp_path, f"runtime={RUNTIME}", "trainer.max_steps=300")
+    on_disk = json.loads((tmp_path / "result.json").read_text())
+    f = on_disk["contention"]
+    assert set(f) == FIELDS
+    assert f["steps"] == 299 and f["threads"] == result["threads"] and f["cores_usable"] == len(os.sched_getaffinity(0))
+    # Linux reports all of them (the cgroup quota only where there is a cpu controller file).
+    assert all(f[k] is not None for k in FIELDS - {"throttled_share"}), f
+    assert f["cpu_per_wall"] > 0 and f["window_s"] > 0
+    assert isinstance(on_disk["contended"], bool) and on_disk["contended_reason"]
+    assert (on_disk["contended"], on_disk["contended_reason"]) == contention.classify(f)
+    # The HParams tab's metric: 1 or 0 at the run's last step.
+    assert scalars(tmp_path)["trial/contended"] == [(300, float(on_disk["contended"]))]
+
+
+def test_a_run_beside_a_busy_loop_on_every_core_is_marked_contended(tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    hog = "import time\nend = time.time() + 120\nwhile time.time() < end: pass"  # bounded, and killed below
+    hogs = [subprocess.Popen([sys.executable, "-c", hog], start_new_session=True) for _ in range(cores)]
+    try:
+        out = subprocess.run([sys.executable, "train.py", f"runtime={RUNTIME}", "trainer.max_steps=300",
+                              "trainer.progress_bar=false", f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["contended"] is True
+    assert "its threads waited for a CPU" in result["contended_reason"]
+    assert result["contention"]["wait_per_wall"] > contention.WAIT
+    line = [x for x in out.stdout.splitlines() if x.startswith("  contended   ")]
+    assert line == [f"  contended   {result['contended_reason']}: not the runtime's own timing "
+                    "(docs/benchmark.md#contention)"]

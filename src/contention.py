@@ -246,3 +246,26 @@ def caveat(row: dict, partner: dict | None) -> str | None:
                + " on a quiet machine, or python bench.py --models " + f"{model} --runners {runtimes}")
     return (f"not trustworthy: {who} ran while other work competed for its cores, so its timing is not its own; "
             f"measure it alone: {command}")
+
+
+def fit_threads(threads: int, before: Sample, after: Sample) -> tuple[int, str | None]:
+    """The threads a run should use, given what other processes used of its cores between two samples (the
+    framework's import, ~0.4-3 s of one thread of the run's own): `threads`, less one per core the others
+    kept busy, at least 1; with why, where it is fewer.
+
+    Why: PyTorch's OpenMP threads (libgomp) spin-wait at the end of every parallel op for the others of the
+    team; with as many threads as cores and another process busy on them, a step waits for a descheduled
+    thread's turn, every op: measured here, a lightning step beside a busy loop per core took ~100 ms
+    (0.62 ms alone), and 4.1-4.7 ms (median 0.89) on one thread (docs/benchmark.md#contention)."""
+    f = figures(before, after, threads, 1)
+    others = f["others_cores"]
+    if others is None or f["window_s"] * f["cores_usable"] < MIN_TICKS * TICK_S / 4:
+        return threads, None  # no /proc/stat, or too short a window to read it
+    free = f["cores_usable"] - int(others + 0.25)  # a core counts as taken from 0.75 of it busy
+    fitted = max(1, min(threads, free))
+    if fitted >= threads:
+        return threads, None
+    return fitted, (f"{fitted} thread{'s' * (fitted > 1)}, not {threads}: other processes kept {others:.1f} of the "
+                    f"{f['cores_usable']} cores busy as the run started, and threads that outnumber the free cores "
+                    "spin-wait for each other (docs/benchmark.md#contention); trainer.num_threads="
+                    f"{threads} uses {threads} anyway")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from src import checkpoint, registry, runtimes
+from src import checkpoint, contention, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -21,21 +21,43 @@ def _launcher() -> dict:
 
 def resolve_threads(cfg) -> int:
     """trainer.num_threads; else what a cluster launcher reserved per job; else all cores, split
-    between the jobs that a parallel launcher runs side by side on this machine."""
+    between the jobs that a parallel launcher runs side by side on this machine.  A job never gets more
+    threads than that share unless trainer.num_threads asks for them (and thread_warning says so)."""
     if cfg.trainer.num_threads:
         return cfg.trainer.num_threads
+    return _share()[0]
+
+
+def thread_warning(cfg) -> str | None:
+    """One line when the job is to use more threads than the cores it may use (its share, beside the jobs a
+    parallel launcher runs with it), since its threads then wait for each other's cores; else None."""
+    share, reserved = _share()
+    cores = cpu_threads()
+    where = f"this job may use (of {cores}, beside the jobs run with it)" if share < cores else "this job may use"
+    asked = cfg.trainer.num_threads
+    if asked and asked > share:
+        return (f"trainer.num_threads={asked} is more than the {share} core{'s' * (share > 1)} {where}: its "
+                f"threads will wait for each other's cores, so its timing is not the runtime's own; null uses {share}")
+    if not asked and reserved and reserved > share:
+        return (f"hydra.launcher.cpus_per_task={reserved} is more than the {share} core{'s' * (share > 1)} {where}: "
+                f"the job uses {share} thread{'s' * (share > 1)}")
+    return None
+
+
+def _share() -> tuple[int, int | None]:
+    """(the cores a job may use, what the launcher reserved for it if it did)."""
     launcher = _launcher()
-    if launcher.get("cpus_per_task"):  # submitit (local or Slurm) reserved these for the job
-        return int(launcher["cpus_per_task"])
     target, cores = str(launcher.get("_target_", "")), cpu_threads()
+    reserved = int(launcher["cpus_per_task"]) if launcher.get("cpus_per_task") else None
     if "joblib" in target:
         n = launcher.get("n_jobs") or 1
         side_by_side = n if n > 0 else cores + 1 + n  # joblib: -1 = all cores, -2 = all but one
     elif "LocalLauncher" in target:  # submitit_local starts every job of the sweep at once
         side_by_side = cores
-    else:
+    else:  # one job here (under Slurm, cpu_threads() already is the job's allocation)
         side_by_side = 1
-    return max(1, cores // max(1, side_by_side))
+    share = max(1, cores // max(1, side_by_side))
+    return (min(reserved, share) if reserved else share), reserved
 
 
 def is_rank_zero() -> bool:
@@ -60,9 +82,17 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             threads = resolve_threads(cfg)
             recorder = Recorder(run_dir, cfg, framework=rt.framework, graph=rt.graph, threads=threads,
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
+            if (asked := thread_warning(cfg)) is not None:
+                recorder.warn(asked)
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
+            before = contention.sample()
             runtime = runtimes.load(cfg.runtime.name)
             recorder.runtime_imported()
+            if cfg.trainer.num_threads is None:  # all cores by default: those other processes left free
+                threads, why = contention.fit_threads(threads, before, contention.sample())
+                if why:
+                    recorder.threads = threads
+                    recorder.warn(why)
             runtime.fit(problem, cfg, recorder, threads)
             status = "completed"
         except Diverged as e:

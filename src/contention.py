@@ -191,9 +191,11 @@ def classify(f: dict) -> tuple[bool, str]:
     return False, "quiet: no other work competed for its cores"
 
 
-# Steps the benchmark also wants sampled (1-based step numbers), process-wide, and the samples at them.
+# Steps the benchmark also wants sampled (1-based step numbers), process-wide, the samples at them, and the
+# seconds each took (it falls between two steps' events, so the benchmark takes it out of its block's time).
 EXTRA: set[int] = set()
 TAKEN: dict[int, Sample] = {}
+COST: dict[int, float] = {}
 
 
 class Watch:
@@ -206,11 +208,14 @@ class Watch:
         self.at = {self.first, self.last} | EXTRA
         self.samples: dict[int, Sample] = {}
         TAKEN.clear()
+        COST.clear()
 
     def take(self, step: int) -> None:
+        t = time.perf_counter()
         s = self.samples[step] = sample()
         if step in EXTRA:
             TAKEN[step] = s
+            COST[step] = time.perf_counter() - t
 
     def verdict(self, threads: int, step_no: int) -> tuple[dict | None, bool | None, str]:
         """(figures, contended, reason) over the steps after the first up to `step_no`, the last recorded
@@ -269,3 +274,13 @@ def fit_threads(threads: int, before: Sample, after: Sample) -> tuple[int, str |
                     f"{f['cores_usable']} cores busy as the run started, and threads that outnumber the free cores "
                     "spin-wait for each other (docs/benchmark.md#contention); trainer.num_threads="
                     f"{threads} uses {threads} anyway")
+
+
+def blocks(samples: dict[int, Sample], bounds: list[tuple[int, int]], threads: int) -> list[tuple[bool | None, str]]:
+    """The verdict of each of the benchmark's blocks, (first, last) step-end indices, from the samples taken at
+    their steps (step i + 1 ends at index i)."""
+    out = []
+    for a, b in bounds:
+        start, end = samples.get(a + 1), samples.get(b + 1)
+        out.append(classify(figures(start, end, threads, b - a)) if start and end else (None, "not sampled"))
+    return out

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 # Thresholds, measured on this 2-core VM (docs/benchmark.md#contention, tests/test_contention.py holds the
 # recorded figures).  Quiet runs: threads waited 0.1-2% of the wall time per thread, others used 0-6% of
 # the cores, no steal.  Beside one busy-loop per core: waiting 30-60%, others 45-95%.
-WAIT = 0.10  # the run's threads waited for a CPU over this share of the wall time, per thread used
+WAIT = 0.10  # the run's threads waited for a CPU over this share of the wall time, per thread used,
+WAIT_TURN_MS = 0.2  # ... and over this long per turn on a CPU: a wake-up on an idle core waits 20-80 us here,
+# a turn behind another process 0.36 ms (OpenMP threads that sleep) to 22 ms (OpenMP threads that spin)
 OTHERS = 0.15  # other processes used over this share of the cores the run's threads needed
 STEAL = 0.05  # the hypervisor stole over this share of the usable cores' time
 THROTTLED = 0.05  # a CPU quota throttled the run's cgroup over this share of the wall time
@@ -38,6 +40,7 @@ class Sample:
     wall: float  # time.perf_counter()
     cpu_s: float  # this process's user + system time, all its threads (getrusage: microseconds)
     wait_s: float | None  # its threads' run delay: runnable, waiting for a CPU (schedstat: nanoseconds)
+    slices: int | None  # its threads' turns on a CPU (schedstat's third field): the waits' count
     os_threads: int | None  # its threads now (/proc/self/task)
     busy_ticks: int | None  # the usable cores' busy ticks (/proc/stat), every process's
     steal_ticks: int | None
@@ -45,6 +48,7 @@ class Sample:
     load: float | None  # the 1-minute load average
     throttled_s: float | None  # the cgroup's CPU-quota throttled time, where there is a quota
     involuntary: int  # involuntary context switches (getrusage)
+    cores: int  # the cores the process may use (its affinity), whose /proc/stat lines are read
 
 
 def _usable() -> list[int]:
@@ -74,20 +78,22 @@ def _proc_stat(cores: list[int]) -> tuple[int, int, int] | None:
     return busy, steal, total
 
 
-def _run_delay() -> tuple[float, int] | None:
-    """Seconds the process's threads have waited runnable for a CPU, summed, and how many threads it has."""
+def _run_delay() -> tuple[float, int, int] | None:
+    """Seconds the process's threads have waited runnable for a CPU, summed; their turns on a CPU; how many
+    threads it has."""
     try:
         tids = os.listdir("/proc/self/task")
     except OSError:
         return None
-    wait_ns = 0
+    wait_ns = slices = 0
     for tid in tids:
         try:
             with open(f"/proc/self/task/{tid}/schedstat") as f:
-                wait_ns += int(f.read().split()[1])
-        except (OSError, ValueError, IndexError):  # a thread that ended meanwhile
+                _, wait, turns = f.read().split()[:3]
+            wait_ns, slices = wait_ns + int(wait), slices + int(turns)
+        except (OSError, ValueError):  # a thread that ended meanwhile
             continue
-    return wait_ns / 1e9, len(tids)
+    return wait_ns / 1e9, slices, len(tids)
 
 
 _CPU_STAT = ("/sys/fs/cgroup/cpu.stat", "/sys/fs/cgroup/cpu/cpu.stat", "/sys/fs/cgroup/cpu,cpuacct/cpu.stat")
@@ -112,21 +118,22 @@ def sample() -> Sample:
     """One reading of everything `figures` compares; about 0.1 ms (TensorFlow's 50 threads: ~0.5 ms)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     delay = _run_delay()
-    stat = _proc_stat(_usable())
+    cores = _usable()
+    stat = _proc_stat(cores)
     try:
         load = os.getloadavg()[0]
     except OSError:
         load = None
     return Sample(wall=time.perf_counter(), cpu_s=usage.ru_utime + usage.ru_stime,
-                  wait_s=delay and delay[0], os_threads=delay and delay[1],
+                  wait_s=delay and delay[0], slices=delay and delay[1], os_threads=delay and delay[2],
                   busy_ticks=stat and stat[0], steal_ticks=stat and stat[1], total_ticks=stat and stat[2],
-                  load=load, throttled_s=_throttled(), involuntary=usage.ru_nivcsw)
+                  load=load, throttled_s=_throttled(), involuntary=usage.ru_nivcsw, cores=len(cores))
 
 
 def figures(start: Sample, end: Sample, threads: int, steps: int) -> dict:
     """What happened between two samples, as result.json keeps it: JSON-able, every key always present."""
     wall = max(end.wall - start.wall, 1e-9)
-    cores = len(_usable())
+    cores = end.cores
     cpu_cores = (end.cpu_s - start.cpu_s) / wall  # cores' worth this process used
     out = {
         "window_s": wall,
@@ -135,7 +142,8 @@ def figures(start: Sample, end: Sample, threads: int, steps: int) -> dict:
         "cores_usable": cores,
         "os_threads": end.os_threads,
         "cpu_per_wall": cpu_cores,
-        "wait_per_wall": None, "machine_busy_cores": None, "others_cores": None, "others_share": None,
+        "wait_per_wall": None, "wait_per_turn_ms": None, "machine_busy_cores": None, "others_cores": None,
+        "others_share": None,
         "steal_share": None, "throttled_share": None,
         "load_start": start.load, "load_end": end.load,
         "involuntary_switches_per_step": (end.involuntary - start.involuntary) / max(steps, 1),
@@ -143,6 +151,9 @@ def figures(start: Sample, end: Sample, threads: int, steps: int) -> dict:
     if start.wait_s is not None and end.wait_s is not None:
         # Per thread used: 0.5 means each of its threads waited, on average, half the time.
         out["wait_per_wall"] = (end.wait_s - start.wait_s) / wall / max(1, min(threads, cores))
+        if start.slices is not None and end.slices is not None and end.slices > start.slices:
+            # A wake-up on an idle core waits microseconds; a turn behind another process, milliseconds.
+            out["wait_per_turn_ms"] = (end.wait_s - start.wait_s) / (end.slices - start.slices) * 1e3
     if start.total_ticks is not None and end.total_ticks is not None:
         ticks = max(end.total_ticks - start.total_ticks, 1)
         busy = (end.busy_ticks - start.busy_ticks) * TICK_S / wall
@@ -168,8 +179,8 @@ def classify(f: dict) -> tuple[bool, str]:
     machine's busy figure alone cannot tell the two apart).  Where the kernel does not report the waiting,
     the machine's busy time stands in for it, on a window long enough for /proc/stat's 10 ms ticks."""
     reasons = []
-    wait = f.get("wait_per_wall")
-    if wait is not None and wait > WAIT:
+    wait, turn = f.get("wait_per_wall"), f.get("wait_per_turn_ms")
+    if wait is not None and wait > WAIT and (turn is None or turn > WAIT_TURN_MS):
         reasons.append(f"its threads waited for a CPU {wait:.0%} of the time")
     if (wait is None and (f.get("others_share") or 0) > OTHERS
             and (f.get("window_s") or 0) * (f.get("cores_usable") or 1) >= MIN_TICKS * TICK_S):

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 
 RUNTIME = "jax_jit"  # the cheapest to import and to step
 FIELDS = {"window_s", "steps", "threads", "cores_usable", "os_threads", "cpu_per_wall", "wait_per_wall",
+          "wait_per_turn_ms",
           "machine_busy_cores", "others_cores", "others_share", "steal_share", "throttled_share", "load_start",
           "load_end", "involuntary_switches_per_step", "oversubscribed"}
 
@@ -55,3 +56,12 @@ def test_a_run_beside_a_busy_loop_on_every_core_is_marked_contended(tmp_path):
     line = [x for x in out.stdout.splitlines() if x.startswith("  contended   ")]
     assert line == [f"  contended   {result['contended_reason']}: not the runtime's own timing "
                     "(docs/benchmark.md#contention)"]
+
+
+def test_more_threads_than_the_cores_a_run_may_use_is_said_in_one_line(tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    result = train(tmp_path, f"runtime={RUNTIME}", "trainer.max_steps=5", f"trainer.num_threads={cores + 1}")
+    assert result["threads"] == cores + 1  # asked for: honoured, and said
+    assert [w for w in result["warnings"] if "trainer.num_threads" in w] == [
+        f"trainer.num_threads={cores + 1} is more than the {cores} core{'s' * (cores > 1)} this job may use: its "
+        f"threads will wait for each other's cores, so its timing is not the runtime's own; null uses {cores}"]

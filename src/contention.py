@@ -249,19 +249,18 @@ def summary_line(result: dict) -> str | None:
 
 
 def caveat(row: dict, partner: dict | None) -> str | None:
-    """For a sweep's answer sentences: why a break-even of `row` against `partner` (its dynamic runtime, or
-    None) is not to be trusted, with the command that measures it alone; None when both ran uncontended."""
+    """For a sweep's answer sentences (src/answer.py caveats): why a break-even of `row` against `partner` (its
+    dynamic runtime, or None) is not to be trusted, with the command that measures the pair alone; None when
+    both ran uncontended."""
     bad = [r for r in (row, partner) if r and r.get("contended")]
     if not bad:
         return None
-    who = " and ".join(f"{r.get('runtime')} ({r.get('contended_reason')})" for r in bad)
+    who = " and ".join(f"{r.get('runtime')} ran contended ({r.get('contended_reason')})" for r in bad)
     runtimes = ",".join(dict.fromkeys(r.get("runtime") for r in (row, partner) if r and r.get("runtime")))
-    model = row.get("model")
-    steps = row.get("steps")
-    command = (f"python train.py -m model={model} runtime={runtimes}" + (f" trainer.max_steps={steps}" if steps else "")
-               + " on a quiet machine, or python bench.py --models " + f"{model} --runners {runtimes}")
-    return (f"not trustworthy: {who} ran while other work competed for its cores, so its timing is not its own; "
-            f"measure it alone: {command}")
+    model, steps = row.get("model"), row.get("steps")
+    alone = f"python train.py -m model={model} runtime={runtimes}" + (f" trainer.max_steps={steps}" if steps else "")
+    return (f"that break-even is not trustworthy: {who}; measure the pair alone, on a quiet machine: {alone}, "
+            f"or side by side: python bench.py --models {model} --runners {runtimes}")
 
 
 def fit_threads(threads: int, before: Sample, after: Sample) -> tuple[int, str | None]:

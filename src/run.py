@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from src import checkpoint, contention, registry, runtimes
+from src import checkpoint, compile_cache, contention, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -85,15 +85,19 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             if (asked := thread_warning(cfg)) is not None:
                 recorder.warn(asked)
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
-            before = contention.sample()
-            runtime = runtimes.load(cfg.runtime.name)
-            recorder.runtime_imported()
-            if cfg.trainer.num_threads is None:  # all cores by default: those other processes left free
-                threads, why = contention.fit_threads(threads, before, contention.sample())
-                if why:
-                    recorder.threads = threads
-                    recorder.warn(why)
-            runtime.fit(problem, cfg, recorder, threads)
+            with compile_cache.active(cfg) as cache:  # before the import: the frameworks read it there
+                recorder.record("compile_cache", cache.mode)
+                if cache.mode == "warm":
+                    recorder.record("compile_cache_dir", cache.dir)
+                before = contention.sample()
+                runtime = runtimes.load(cfg.runtime.name)
+                recorder.runtime_imported()
+                if cfg.trainer.num_threads is None:  # all cores by default: those other processes left free
+                    threads, why = contention.fit_threads(threads, before, contention.sample())
+                    if why:
+                        recorder.threads = threads
+                        recorder.warn(why)
+                runtime.fit(problem, cfg, recorder, threads)
             status = "completed"
         except Diverged as e:
             status, error = "diverged", str(e)

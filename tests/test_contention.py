@@ -116,9 +116,11 @@ def test_the_caveat_names_the_contended_partner_and_the_command():
     partner = {"runtime": "lightning", "model": "two_layer", "contended": True,
                "contended_reason": "its threads waited for a CPU 82% of the time"}
     assert contention.caveat(row, {**partner, "contended": False}) is None
-    text = contention.caveat(row, partner)
-    assert "not trustworthy" in text and "lightning (its threads waited for a CPU 82% of the time)" in text
-    assert "python train.py -m model=two_layer runtime=lightning_compile,lightning trainer.max_steps=200" in text
+    assert contention.caveat(row, partner) == (
+        "that break-even is not trustworthy: lightning ran contended (its threads waited for a CPU 82% of the time); "
+        "measure the pair alone, on a quiet machine: python train.py -m model=two_layer "
+        "runtime=lightning_compile,lightning trainer.max_steps=200, or side by side: python bench.py --models "
+        "two_layer --runners lightning_compile,lightning")
 
 
 def _at(wall, cpu_s, busy_ticks):
@@ -141,3 +143,25 @@ def test_a_run_takes_the_cores_other_work_left_free(others, threads, fitted):
 
 def test_too_short_an_import_to_read_keeps_the_threads():
     assert contention.fit_threads(2, _at(10.0, 1.0, 0), _at(10.05, 1.05, 10)) == (2, None)
+
+
+def test_a_sweeps_answer_says_a_break_even_against_a_contended_partner_is_not_trustworthy():
+    import copy
+    import json
+    from pathlib import Path
+
+    from src import answer, summary
+
+    recorded = json.loads((Path(__file__).parent / "data" / "summary_rows.json").read_text())
+    rows, overrides = copy.deepcopy(recorded["rows"]), recorded["overrides"]
+    partner = next(r for r in rows if r["model"] == "rnn" and r["runtime"] == "tf_eager")
+    partner.update(contended=True, contended_reason="its threads waited for a CPU 82% of the time")
+    sentence = next(line for line in answer.answer(rows, overrides) if line.startswith("rnn, tf_session"))
+    assert "; that break-even is not trustworthy: tf_eager ran contended (its threads waited for a CPU 82% of the " \
+           "time); measure the pair alone, on a quiet machine: python train.py -m model=rnn " \
+           "runtime=tf_session,tf_eager" in sentence
+    assert not any("not trustworthy" in line for line in answer.answer(recorded["rows"], overrides))
+    # The sweep table's column: the flag's name where it holds.
+    table = summary.table_text(rows).splitlines()
+    assert table[0].split()[-1] == "contended"
+    assert [line.split()[0] for line in table if line.endswith("contended")][1:] == [partner["job"]]

@@ -102,6 +102,36 @@ def momentum_buffers(problem, dev) -> dict:
     return arrays({k: problem.momentum_state.get(k, np.zeros_like(w)) for k, w in problem.weights.items()}, dev)
 
 
+_cache_hits = [0]  # JAX's persistent-cache hits in this process, from its monitoring events
+
+
+def _on_event(name: str, **kwargs) -> None:
+    if name == "/jax/compilation_cache/cache_hits":
+        _cache_hits[0] += 1
+
+
+jax.monitoring.register_event_listener(_on_event)
+
+
+def use_compile_cache(cache):
+    """JAX's caches for this run (src/compile_cache.py `current()`): its in-memory caches cleared (a jit of
+    an earlier run in this process would otherwise be reused), and its persistent compilation cache off
+    (cold: as JAX is by default) or in the warm cache's directory, keeping every compile however quick.
+    Returns hits() -> the persistent-cache hits since, from JAX's own monitoring events."""
+    from jax._src import compilation_cache
+
+    jax.clear_caches()
+    warm = cache is not None and cache.mode == "warm"
+    jax.config.update("jax_enable_compilation_cache", warm)
+    if warm:
+        jax.config.update("jax_compilation_cache_dir", cache.sub("jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    compilation_cache.reset_cache()  # it opens its directory once: make it open this run's
+    base = _cache_hits[0]
+    return lambda: _cache_hits[0] - base
+
+
 def dense(h, params: dict, layer: str):
     """h through the spec's `<layer>.weight` (torch's (out, in) layout) and `<layer>.bias` if it has one."""
     out = h @ params[f"{layer}.weight"].T
@@ -154,3 +184,31 @@ def step_graph(traced, args: tuple, names: tuple):
                        input=[source[v] for v in eqn.invars if not hasattr(v, "val")])  # a literal: no node
         source.update((v, name) for v in eqn.outvars)
     return graph
+
+
+class PrimitiveCounter:
+    """Counts the primitives an op-by-op (un-jitted) step dispatches from Python: the dynamic graph JAX builds
+    and runs as it goes, forward and the backward value_and_grad traces anew every step, as tf_eager's
+    OpCounter counts TensorFlow's.  Through the eager trace's primitive hook (private:
+    jax._src.core.EvalTrace.process_primitive); a jnp helper that is itself jitted counts as one, and ops
+    that reach XLA through jit's C++ fast path (the SGD update's arithmetic on concrete arrays) are not seen."""
+
+    def __init__(self):
+        from jax._src import core
+
+        self._cls, self.ops = core.EvalTrace, 0
+        self._original = core.EvalTrace.process_primitive
+        original, counter = self._original, self
+
+        def process_primitive(trace, primitive, args, params, /):
+            counter.ops += 1
+            return original(trace, primitive, args, params)
+
+        core.EvalTrace.process_primitive = process_primitive
+
+    def take(self) -> int:
+        n, self.ops = self.ops, 0
+        return n
+
+    def close(self) -> None:
+        self._cls.process_primitive = self._original

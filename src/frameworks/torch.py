@@ -56,6 +56,27 @@ def import_lightning():
     return pl
 
 
+class CacheHits:
+    """torch.compile's caches for this run (src/compile_cache.py): its in-memory caches are cleared, so
+    that a compile is served only by the on-disk caches of the run's directory (TORCHINDUCTOR_CACHE_DIR,
+    TRITON_CACHE_DIR, set by the run); `hits()` counts the hits this run had, from torch's own counters:
+    Inductor's FX-graph cache and AOTAutograd's cache (torch._dynamo.utils.counters)."""
+
+    def __init__(self):
+        from torch._dynamo.utils import counters
+        from torch._inductor.utils import clear_caches
+
+        clear_caches()  # Inductor's in-memory caches (compiled modules, code) of earlier runs in this process
+        self._counters = counters
+        self._base = self._total()
+
+    def _total(self) -> int:
+        return self._counters["inductor"]["fxgraph_cache_hit"] + self._counters["aot_autograd"]["autograd_cache_hit"]
+
+    def hits(self) -> int:
+        return self._total() - self._base
+
+
 class CompileWatch:
     """Counts and times torch.compile's graph builds, from Dynamo's own compile callbacks, and reports each
     to the recorder with the guard that failed (why it recompiled) from Dynamo's compilation metrics.

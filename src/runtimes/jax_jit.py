@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from src import compile_cache
 from src.frameworks import jax as jaxw
 from src.frameworks.jax import jax
 from src.registry import model_module
@@ -58,7 +59,9 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         state = {"params": jaxw.arrays(problem.weights, dev), "buffers": jaxw.momentum_buffers(problem, dev)}
         data = jaxw.arrays(problem.data, dev)
         recorder.status("tracing the step (jax.jit)...")
+        hits = jaxw.use_compile_cache(compile_cache.current())
         step = compile_step(problem, model, state["params"], state["buffers"], data, recorder)
+        recorder.record("cache_hits", hits())
 
         def run(inputs: dict) -> float:
             state["params"], state["buffers"], loss = step(

@@ -20,9 +20,10 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     accelerator = torchw.accelerator(cfg.trainer.accelerator)
     recorder.start(accelerator)
     # Dynamo's in-memory cache would serve a later run in this process (a sweep's next job) the graphs of an
-    # earlier one, its builds then unseen: each run starts without it.  (Inductor's cache on disk stays;
-    # a build served from it says so.)
+    # earlier one, its builds then unseen: each run starts without it.  Inductor's caches are the run's
+    # (trainer.compile_cache: empty for a cold run, src/compile_cache.py); a build served from them says so.
     torch._dynamo.reset()
+    hits = torchw.CacheHits()  # and Inductor's in-memory caches cleared: only trainer.compile_cache serves
     watch = torchw.CompileWatch(recorder)
 
     def after_forward(loss, inputs) -> float:
@@ -49,6 +50,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         lightning.fit(module, cfg, accelerator)
     finally:
         watch.close()
+        recorder.record("cache_hits", hits.hits())
         if module.global_rank == 0 and graphs:
             recorder.write_graph(max(graphs, key=lambda g: len(g.node)).SerializeToString())
             if len(graphs) > 1:

@@ -31,7 +31,7 @@ COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "fi
 # The console's table: what the answer rests on, in 120 columns (every column is in summary.csv and .md).
 CONSOLE = [("job", "job"), ("status", "status"), ("steps", "steps"), ("median_steady_ms", "steady ms"),
            ("vs_dynamic", "x dyn"), ("compiles", "builds"), ("compile_s", "build s"),
-           ("break_even_step", "break-even step"), ("contended", "contended")]
+           ("break_even_step", "break-even step")]
 WIDTH = 120
 
 

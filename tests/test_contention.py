@@ -161,7 +161,8 @@ def test_a_sweeps_answer_says_a_break_even_against_a_contended_partner_is_not_tr
            "time); measure the pair alone, on a quiet machine: python train.py -m model=rnn " \
            "runtime=tf_session,tf_eager" in sentence
     assert not any("not trustworthy" in line for line in answer.answer(recorded["rows"], overrides))
-    # The sweep table's column: the flag's name where it holds.
-    table = summary.table_text(rows).splitlines()
-    assert table[0].split()[-1] == "contended"
-    assert [line.split()[0] for line in table if line.endswith("contended")][1:] == [partner["job"]]
+    # The sweep table's column (summary.md, .csv): the flag's name where it holds.
+    table = summary.table_markdown(rows).splitlines()
+    at = table[0].split(" | ").index("contended")
+    assert [line.split(" | ")[0].strip("| ") for line in table[2:] if line.split(" | ")[at] == "contended"] == [
+        partner["job"]]

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 # recorded figures).  Quiet runs: threads waited 0.1-2% of the wall time per thread, others used 0-6% of
 # the cores, no steal.  Beside one busy-loop per core: waiting 30-60%, others 45-95%.
 WAIT = 0.10  # the run's threads waited for a CPU over this share of the wall time, per thread used,
-WAIT_TURN_MS = 0.2  # ... and over this long per turn on a CPU: a wake-up on an idle core waits 20-80 us here,
-# a turn behind another process 0.36 ms (OpenMP threads that sleep) to 22 ms (OpenMP threads that spin)
-OTHERS = 0.15  # other processes used over this share of the cores the run's threads needed
+WAIT_TURN_MS = 0.2  # ... over this long per turn on a CPU (a wake-up waits 25-75 us here, a turn behind another
+# process 0.16 ms (JAX's pool) to 22 ms (OpenMP threads that spin)), or while other processes used
+OTHERS = 0.15  # over this share of the cores the run's threads needed
 STEAL = 0.05  # the hypervisor stole over this share of the usable cores' time
 THROTTLED = 0.05  # a CPU quota throttled the run's cgroup over this share of the wall time
 MIN_TICKS = 200  # /proc/stat's busy time is counted in ticks: fewer than this is too coarse to tell
@@ -179,10 +179,11 @@ def classify(f: dict) -> tuple[bool, str]:
     machine's busy figure alone cannot tell the two apart).  Where the kernel does not report the waiting,
     the machine's busy time stands in for it, on a window long enough for /proc/stat's 10 ms ticks."""
     reasons = []
-    wait, turn = f.get("wait_per_wall"), f.get("wait_per_turn_ms")
-    if wait is not None and wait > WAIT and (turn is None or turn > WAIT_TURN_MS):
+    wait, turn, others = f.get("wait_per_wall"), f.get("wait_per_turn_ms"), f.get("others_share") or 0
+    # Waits of a few microseconds each, with no other work on the cores, are wake-ups of idle cores.
+    if wait is not None and wait > WAIT and (turn is None or turn > WAIT_TURN_MS or others > OTHERS):
         reasons.append(f"its threads waited for a CPU {wait:.0%} of the time")
-    if (wait is None and (f.get("others_share") or 0) > OTHERS
+    if (wait is None and others > OTHERS
             and (f.get("window_s") or 0) * (f.get("cores_usable") or 1) >= MIN_TICKS * TICK_S):
         reasons.append(f"other processes used {f['others_cores']:.2f} of the {f['cores_usable']} cores")
     if (f.get("steal_share") or 0) > STEAL:

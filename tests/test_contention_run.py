@@ -41,16 +41,18 @@ def test_a_run_beside_a_busy_loop_on_every_core_is_marked_contended(tmp_path):
     hog = "import time\nend = time.time() + 120\nwhile time.time() < end: pass"  # bounded, and killed below
     hogs = [subprocess.Popen([sys.executable, "-c", hog], start_new_session=True) for _ in range(cores)]
     try:
-        out = subprocess.run([sys.executable, "train.py", f"runtime={RUNTIME}", "trainer.max_steps=300",
-                              "trainer.progress_bar=false", f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=300)
+        # Its threads one per core, as many as the busy loops (by default it would take fewer: the cores the
+        # loops left free, tested apart), over a window of ~0.5 s.
+        out = subprocess.run([sys.executable, "train.py", f"runtime={RUNTIME}", "trainer.max_steps=1000",
+                              f"trainer.num_threads={cores}", "trainer.progress_bar=false", f"hydra.run.dir={tmp_path}"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     finally:
         for h in hogs:
             h.kill()
             h.wait()
     assert out.returncode == 0, out.stderr
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["contended"] is True
+    assert result["contended"] is True, json.dumps(result["contention"])
     assert "its threads waited for a CPU" in result["contended_reason"]
     assert result["contention"]["wait_per_wall"] > contention.WAIT
     line = [x for x in out.stdout.splitlines() if x.startswith("  contended   ")]

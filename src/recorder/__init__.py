@@ -92,6 +92,7 @@ class Recorder:
         self._hparams_due = False  # the loop started, the HParams start not yet written (see _hparams_start)
         self._hparams_written = False
         self._watch: contention.Watch | None = None  # whether the machine was the run's own (loop_start on)
+        self.contention: dict = {"contended": None, "contended_reason": None, "contention": None}
         self._watched: set[int] = set()
 
     # The statistics, by their old names (callers read them off the recorder).
@@ -261,11 +262,9 @@ class Recorder:
         from src import hparams
         from src.environment import describe
 
-        if self._watch is not None and "contended" not in self.records:
+        if self._watch is not None:  # whether the machine was the run's own while it was timed
             figures, contended, reason = self._watch.verdict(self.threads, self.step_no)
-            self.record("contended", contended)
-            self.record("contended_reason", reason)
-            self.record("contention", figures)
+            self.contention = {"contended": contended, "contended_reason": reason, "contention": figures}
         result = self.result(status, error)
         result["environment"] = describe()  # what reproducing its timings needs (read at the end: ~0.1 s)
         if not self.enabled:
@@ -322,6 +321,7 @@ class Recorder:
             "error": error,
             "start_time": self.start_time,  # epoch seconds
             "end_time": None if status == "running" else time.time(),
+            **self.contention,  # contended, why, and the figures it rests on (src/contention.py)
             **self.records,
             "recorded": list(self.records),  # which keys came from record(): the sweep summary's columns
         }
@@ -333,7 +333,7 @@ _RESULT_KEYS = frozenset({"model", "runtime", "framework", "graph", "accelerator
                           "median_steady_ms", "iqr_steady_ms", "noisy", "compiles", "compile_s", "nodes_per_step",
                           "builds", "summary", "elapsed_s", "warnings", "setup_s", "import_s", "run_dir", "threads",
                           "checkpoint_step", "error", "start_time", "end_time", "recorded", "environment", "job",
-                          "break_even_step", "break_even_vs"})
+                          "break_even_step", "break_even_vs", "contended", "contended_reason", "contention"})
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -293,8 +293,9 @@ def report(sweep_dir: str | os.PathLike) -> int:
     if contended:  # a uniformly slowed run is not noisy: the contention check (src/contention.py) catches it
         which = (", ".join(contended) if len(contended) <= 4 else
                  f"{len(contended)} of {len(rows)} jobs, marked in the table")
-        print(textwrap.fill(f"  contended timings (other work competed for their cores: result.json says how): {which}; "
-                            "their times and break-evens are not the runtimes' own: rerun them on a quiet machine",
+        print(textwrap.fill(f"  contended timings (other work competed for their cores: result.json says how): "
+                            f"{which}; their times and break-evens are not the runtimes' own: rerun them on a quiet "
+                            "machine",
                             WIDTH, subsequent_indent="    ", break_on_hyphens=False))
     print(f"  every column: {Path(sweep_dir).resolve() / 'summary.csv'} (and summary.md)")
     print()

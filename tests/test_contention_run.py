@@ -44,7 +44,8 @@ def test_a_run_beside_a_busy_loop_on_every_core_is_marked_contended(tmp_path):
         # Its threads one per core, as many as the busy loops (by default it would take fewer: the cores the
         # loops left free, tested apart), over a window of ~0.5 s.
         out = subprocess.run([sys.executable, "train.py", f"runtime={RUNTIME}", "trainer.max_steps=1000",
-                              f"trainer.num_threads={cores}", "trainer.progress_bar=false", f"hydra.run.dir={tmp_path}"],
+                              f"trainer.num_threads={cores}", "trainer.progress_bar=false",
+                              f"hydra.run.dir={tmp_path}"],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     finally:
         for h in hogs:
@@ -56,8 +57,8 @@ def test_a_run_beside_a_busy_loop_on_every_core_is_marked_contended(tmp_path):
     assert "its threads waited for a CPU" in result["contended_reason"]
     assert result["contention"]["wait_per_wall"] > contention.WAIT
     line = [x for x in out.stdout.splitlines() if x.startswith("  contended   ")]
-    assert line == [f"  contended   {result['contended_reason']}: not the runtime's own timing "
-                    "(docs/benchmark.md#contention)"]
+    assert line == [(f"  contended   {result['contended_reason']}: not the runtime's own timing "
+                     "(docs/benchmark.md#contention)")]
 
 
 def test_more_threads_than_the_cores_a_run_may_use_is_said_in_one_line(tmp_path):

@@ -236,6 +236,8 @@ class Watch:
         if start is None or step_no <= self.first:
             return None, None, "too few steps to tell (it needs 2 after the first)"
         end = self.samples.get(step_no) or sample()
+        global LAST
+        LAST = end
         f = figures(start, end, threads, step_no - self.first)
         contended, reason = classify(f)
         return f, contended, reason
@@ -262,6 +264,18 @@ def caveat(row: dict, partner: dict | None) -> str | None:
     alone = f"python train.py -m model={model} runtime={runtimes}" + (f" trainer.max_steps={steps}" if steps else "")
     return (f"that break-even is not trustworthy: {who}; measure the pair alone, on a quiet machine: {alone}, "
             f"or side by side: python bench.py --models {model} --runners {runtimes}")
+
+
+LAST: Sample | None = None  # this process's previous run's last sample
+
+
+def since(before: Sample) -> Sample:
+    """What to measure the cores other processes kept busy from: `before` (taken before the framework's
+    import), or where the framework was imported already (a sweep's later jobs in one process: the import
+    takes no time) the previous run's last sample, so the window spans the time between the two runs."""
+    if LAST is not None and time.perf_counter() - before.wall < 0.25:
+        return LAST
+    return before
 
 
 def fit_threads(threads: int, before: Sample, after: Sample) -> tuple[int, str | None]:

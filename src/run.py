@@ -93,7 +93,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                 runtime = runtimes.load(cfg.runtime.name)
                 recorder.runtime_imported()
                 if cfg.trainer.num_threads is None:  # all cores by default: those other processes left free
-                    threads, why = contention.fit_threads(threads, before, contention.sample())
+                    threads, why = contention.fit_threads(threads, contention.since(before), contention.sample())
                     if why:
                         recorder.threads = threads
                         recorder.warn(why)

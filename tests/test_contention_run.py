@@ -68,3 +68,37 @@ def test_more_threads_than_the_cores_a_run_may_use_is_said_in_one_line(tmp_path)
     assert [w for w in result["warnings"] if "trainer.num_threads" in w] == [
         f"trainer.num_threads={cores + 1} is more than the {cores} core{'s' * (cores > 1)} this job may use: its "
         f"threads will wait for each other's cores, so its timing is not the runtime's own; null uses {cores}"]
+
+
+@pytest.mark.parametrize("launcher, share", [
+    (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], lambda cores: max(1, cores // 2)),
+    (["hydra/launcher=submitit_local"], lambda cores: 1),
+    (["hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=64"], lambda cores: 1)])
+def test_a_job_run_side_by_side_never_takes_more_threads_than_its_share(launcher, share):
+    """Under Hydra's real config for the launcher: the job's threads, and the line said when asked for more."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.config import CONF_DIR, register_configs
+    from src.run import resolve_threads, thread_warning
+
+    cores = len(os.sched_getaffinity(0))
+    register_configs()
+    try:
+        for asked in (None, cores + 1):
+            overrides = [*launcher, *([f"trainer.num_threads={asked}"] if asked else [])]
+            with initialize_config_dir(CONF_DIR, version_base="1.3"):
+                cfg = compose("config", overrides=overrides, return_hydra_config=True)
+            HydraConfig.instance().set_config(cfg)
+            threads, warning = resolve_threads(cfg), thread_warning(cfg)
+            if asked is None:
+                assert threads == share(cores)
+                reserved = "cpus_per_task=64" in launcher[-1]
+                assert (warning is not None) == reserved, warning
+                if reserved:
+                    assert warning.startswith(f"hydra.launcher.cpus_per_task=64 is more than the {share(cores)} core")
+            else:
+                assert threads == asked  # honoured, and said
+                assert warning.startswith(f"trainer.num_threads={asked} is more than the {share(cores)} core")
+    finally:
+        HydraConfig.instance().cfg = None

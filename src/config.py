@@ -33,6 +33,20 @@ class RuntimeConfig:
     name: str = _help(MISSING, "how the model is trained: framework and graph kind (src/registry.py)")
 
 
+COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+@dataclass
+class CompileRuntimeConfig(RuntimeConfig):
+    """runtime=lightning_compile: torch.compile's stack, a layer at a time (docs/graph-builds.md)."""
+    backend: str = _help("inductor", "torch.compile's backend: inductor (Dynamo, AOTAutograd, Inductor's generated "
+                                     "code), aot_eager (Dynamo and AOTAutograd, run by eager kernels), eager "
+                                     "(Dynamo's capture only)")
+    mode: str = _help("default", "torch.compile's mode (inductor only): default, reduce-overhead (CUDA graphs), "
+                                 "max-autotune (kernels autotuned, CUDA graphs)")
+
+
 @dataclass
 class TrainerConfig:
     max_steps: int = _help(500, "optimizer steps")
@@ -75,6 +89,7 @@ def register_configs() -> None:
     for name in registry.MODELS:
         cs.store(group="schema/model", name=name, node=models.spec(name).Config)
     cs.store(group="schema/runtime", name="runtime", node=RuntimeConfig)
+    cs.store(group="schema/runtime", name="lightning_compile", node=CompileRuntimeConfig)
     cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
     cs.store(group="schema/data", name="data", node=DataConfig)
 
@@ -118,6 +133,12 @@ def validate(cfg: Any) -> None:
     need(t.precision in PRECISIONS, "trainer.precision", t.precision, "use 32 or 64")
     need(t.checkpoint_every_n_steps >= 0, "trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps,
          "use 0 (only at the end) or more")
+    if "backend" in cfg.runtime:
+        r = cfg.runtime
+        need(r.backend in COMPILE_BACKENDS, "runtime.backend", r.backend, "use one of " + ", ".join(COMPILE_BACKENDS))
+        need(r.mode in COMPILE_MODES, "runtime.mode", r.mode, "use one of " + ", ".join(COMPILE_MODES))
+        need(r.mode == "default" or r.backend == "inductor", "runtime.mode", r.mode,
+             f"a mode is Inductor's: use runtime.mode=default with runtime.backend={r.backend}, or runtime.backend=inductor")
     need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")

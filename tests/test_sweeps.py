@@ -18,7 +18,7 @@ from src.registry import MODELS, RUNTIMES
 
 JOBS = len(MODELS) * len(RUNTIMES)  # the experiment: every model under every runtime
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def sweep(tmp_path, *args, timeout=900):

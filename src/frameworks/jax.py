@@ -24,6 +24,7 @@ if _log_level is None:
     os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
 
 from src.errors import ConfigError  # noqa: E402
+from src.frameworks import Start, started  # noqa: E402
 
 # Under Hydra, whose logging shows INFO, JAX would say which backends it could not start (TPU, CUDA) on
 # every run: nothing a user can act on.  Its warnings still show.
@@ -60,6 +61,14 @@ def set_threads(threads: int) -> None:
         for tid in set(os.listdir("/proc/self/task")) - before:  # threads started meanwhile inherited it
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(int(tid), cores)
+
+
+def begin(problem, cfg, recorder, threads: int) -> Start:
+    """What every JAX runtime does first: XLA's CPU threads (before anything starts its backend), its device
+    (a one-line error if it cannot have it), recorder.start, and the model's jax.py."""
+    set_threads(threads)
+    acc = accelerator(cfg.trainer.accelerator)
+    return started("jax", problem, recorder, acc, device(acc))
 
 
 def _gpus() -> list:

@@ -9,20 +9,14 @@ every step, the primitives that step dispatched (src/frameworks/jax.py Primitive
 SGD with torch's momentum rule as jax_jit."""
 from __future__ import annotations
 
-import importlib
-
 from src.frameworks import jax as jaxw
 from src.frameworks.jax import jax
-from src.registry import model_module
 from src.runtimes.base import train_loop
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    jaxw.set_threads(threads)
-    accelerator = jaxw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
-    model = importlib.import_module(model_module(problem.model, "jax"))
-    dev = jaxw.device(accelerator)
+    start = jaxw.begin(problem, cfg, recorder, threads)
+    model, dev = start.model, start.device
     with jaxw.precision(problem):
         state = {"params": jaxw.arrays(problem.weights, dev), "buffers": jaxw.momentum_buffers(problem, dev)}
         data = jaxw.arrays(problem.data, dev)

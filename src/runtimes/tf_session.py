@@ -6,20 +6,18 @@ only the model's per-step inputs (DynamicNet's depth), through a callable whose 
 built once."""
 from __future__ import annotations
 
-import importlib
 import time
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf, v1
-from src.registry import model_module
 from src.runtimes.base import train_loop
 
 
 class SessionTrainer:
     """Owns the graph and its Session; `step(inputs)` runs one training step and returns the loss."""
 
-    def __init__(self, problem, accelerator: str, threads: int):
-        model = importlib.import_module(model_module(problem.model, "tensorflow"))
+    def __init__(self, problem, start, threads: int):
+        model, accelerator = start.model, start.accelerator
         t_build = time.perf_counter()
         self.graph = tf.Graph()
         init_feed = {}
@@ -29,7 +27,7 @@ class SessionTrainer:
             init_feed[ph] = value
             return v1.Variable(ph, name=name, trainable=trainable, use_resource=True)
 
-        with self.graph.as_default(), tf.device(tfw.device(accelerator)):
+        with self.graph.as_default(), tf.device(start.device):
             with tf.name_scope("data"):
                 data = {k: variable(k, v, trainable=False) for k, v in problem.data.items()}
             with tf.name_scope("parameters"):
@@ -57,6 +55,15 @@ class SessionTrainer:
         names = list(self.inputs)
         run = self.session.make_callable([self.loss, self.train_op], feed_list=[self.inputs[k] for k in names])
         self._run = lambda inputs: run(*(inputs[k] for k in names))
+        # The step's first run prunes the graph to what it fetches, optimizes it (Grappler) and creates its
+        # executors: 0.3-0.8 s here against ~1 ms for a later step.  That is building the graph too, so it is
+        # done now, as part of the build, and undone: the variables initialised again (the momentum reloaded).
+        t_first = time.perf_counter()
+        self._run({k: 0 for k in names})
+        self.first_run_s = time.perf_counter() - t_first
+        self.session.run(init, feed_dict=init_feed)
+        if loads:
+            self.session.run(load_ops, feed_dict={ph: problem.momentum_state[k] for k, ph in loads.items()})
 
     def step(self, inputs: dict) -> float:
         return float(self._run(inputs)[0])
@@ -70,13 +77,14 @@ class SessionTrainer:
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    accelerator = tfw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
+    start = tfw.begin(problem, cfg, recorder, threads)
     recorder.status("building the static graph and its Session...")
-    trainer = SessionTrainer(problem, accelerator, threads)
+    trainer = SessionTrainer(problem, start, threads)
     try:
         graph_def = trainer.graph.as_graph_def()
-        recorder.graph_built(trainer.build_s, "graph", nodes=tfw.graph_nodes(graph_def))
+        build = recorder.graph_built(trainer.build_s + trainer.first_run_s, "graph", nodes=tfw.graph_nodes(graph_def))
+        build["phases"] = {"construction_ms": round(trainer.build_s * 1e3, 3),
+                           "first_run_ms": round(trainer.first_run_s * 1e3, 3)}  # Grappler, executors, one step
         recorder.write_graph(graph_def.SerializeToString())
         train_loop(problem, cfg, recorder, trainer.step, trainer.state)
     finally:

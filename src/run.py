@@ -21,31 +21,38 @@ def _launcher() -> dict:
 
 def resolve_threads(cfg) -> int:
     """trainer.num_threads; else what a cluster launcher reserved per job; else all cores, split
-    between the jobs that a parallel launcher runs side by side on this machine.  A job never gets more
-    threads than that share unless trainer.num_threads asks for them (and thread_warning says so)."""
-    if cfg.trainer.num_threads:
-        return cfg.trainer.num_threads
-    return _share()[0]
+    between the jobs that a parallel launcher runs side by side on this machine.  A job run side by side
+    never gets more threads than that share, even when trainer.num_threads asks for more (thread_warning
+    says so); a job alone gets what it asks for (its timing then says it was oversubscribed)."""
+    share, _, side_by_side = _share()
+    asked = cfg.trainer.num_threads
+    if asked:
+        return min(asked, share) if side_by_side > 1 else asked
+    return share
 
 
 def thread_warning(cfg) -> str | None:
-    """One line when the job is to use more threads than the cores it may use (its share, beside the jobs a
-    parallel launcher runs with it), since its threads then wait for each other's cores; else None."""
-    share, reserved = _share()
+    """One line when the job asked for more threads than the cores it may use (its share, beside the jobs a
+    parallel launcher runs with it), since its threads would wait for each other's cores; else None."""
+    share, reserved, side_by_side = _share()
     cores = cpu_threads()
-    where = f"this job may use (of {cores}, beside the jobs run with it)" if share < cores else "this job may use"
+    many = f"{share} core{'s' * (share > 1)}"
     asked = cfg.trainer.num_threads
+    if asked and asked > share and side_by_side > 1:
+        return (f"trainer.num_threads={asked} is more than the {many} this job may use beside the {side_by_side} "
+                f"jobs run side by side on {cores}: it uses {share} (more would wait for each other's cores)")
     if asked and asked > share:
-        return (f"trainer.num_threads={asked} is more than the {share} core{'s' * (share > 1)} {where}: its "
-                f"threads will wait for each other's cores, so its timing is not the runtime's own; null uses {share}")
+        return (f"trainer.num_threads={asked} is more than the {many} this job may use: its threads will wait "
+                f"for each other's cores, so its timing is not the runtime's own; null uses {share}")
     if not asked and reserved and reserved > share:
-        return (f"hydra.launcher.cpus_per_task={reserved} is more than the {share} core{'s' * (share > 1)} {where}: "
-                f"the job uses {share} thread{'s' * (share > 1)}")
+        where = f" beside the {side_by_side} jobs run side by side on {cores}" if side_by_side > 1 else ""
+        return (f"hydra.launcher.cpus_per_task={reserved} is more than the {many} this job may use{where}: "
+                f"it uses {share}")
     return None
 
 
-def _share() -> tuple[int, int | None]:
-    """(the cores a job may use, what the launcher reserved for it if it did)."""
+def _share() -> tuple[int, int | None, int]:
+    """(the cores a job may use, what the launcher reserved for it if it did, the jobs run side by side)."""
     launcher = _launcher()
     target, cores = str(launcher.get("_target_", "")), cpu_threads()
     reserved = int(launcher["cpus_per_task"]) if launcher.get("cpus_per_task") else None
@@ -56,8 +63,9 @@ def _share() -> tuple[int, int | None]:
         side_by_side = cores
     else:  # one job here (under Slurm, cpu_threads() already is the job's allocation)
         side_by_side = 1
-    share = max(1, cores // max(1, side_by_side))
-    return (min(reserved, share) if reserved else share), reserved
+    side_by_side = max(1, side_by_side)
+    share = max(1, cores // side_by_side)
+    return (min(reserved, share) if reserved else share), reserved, side_by_side
 
 
 def is_rank_zero() -> bool:

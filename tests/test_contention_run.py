@@ -98,7 +98,8 @@ def test_a_job_run_side_by_side_never_takes_more_threads_than_its_share(launcher
                 if reserved:
                     assert warning.startswith(f"hydra.launcher.cpus_per_task=64 is more than the {share(cores)} core")
             else:
-                assert threads == asked  # honoured, and said
+                assert threads == share(cores)  # side by side: never more than its share, and said
                 assert warning.startswith(f"trainer.num_threads={asked} is more than the {share(cores)} core")
+                assert warning.endswith(f"it uses {share(cores)} (more would wait for each other's cores)")
     finally:
         HydraConfig.instance().cfg = None

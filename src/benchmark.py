@@ -302,8 +302,8 @@ def thread_table(rows: list[dict]) -> str:
             f"{counts[-1]} / {counts[0]}"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (model, _, _, runner), at in by.items():
-        cells = [f"{at[t]['ms_per_step']:.3f} ({at[t]['iqr_ms']:.3f})" if t in at and "error" not in at[t]
-                 and at[t].get("iqr_ms") is not None else "" for t in counts]
+        cells = [f"{at[t]['ms_per_step']:.3f} ({at[t]['iqr_ms']:.3f})" + " contended" * bool(at[t]["contended_blocks"])
+                 if t in at and "error" not in at[t] and at[t].get("iqr_ms") is not None else "" for t in counts]
         ok = all(t in at and "error" not in at[t] for t in (counts[0], counts[-1]))
         ratio = f"{at[counts[-1]]['ms_per_step'] / at[counts[0]]['ms_per_step']:.2f}" if ok else ""
         lines.append("| " + " | ".join([model, runner, GRAPH[runner], *cells, ratio]) + " |")

@@ -22,9 +22,9 @@ import resource
 import time
 from dataclasses import dataclass
 
-# Thresholds, measured on this 2-core VM (docs/benchmark.md#contention, tests/test_contention.py holds the
-# recorded figures).  Quiet runs: threads waited 0.1-2% of the wall time per thread, others used 0-6% of
-# the cores, no steal.  Beside one busy-loop per core: waiting 30-60%, others 45-95%.
+# Thresholds, measured on a 2-core VM (docs/benchmark.md#contention; tests/test_contention.py holds recorded
+# figures).  Runs given priority over all other work waited 0-2% of the time on one thread, 4-15% on two;
+# beside a busy loop per core, 57-90%.  Steal was at most 1.4%; there was no CPU quota.
 WAIT = 0.10  # the run's threads waited for a CPU over this share of the wall time, per thread used,
 WAIT_TURN_MS = 0.2  # ... over this long per turn on a CPU (a wake-up waits 25-75 us here, a turn behind another
 # process 0.16 ms (JAX's pool) to 22 ms (OpenMP threads that spin)), or while other processes used
@@ -208,6 +208,7 @@ def classify(f: dict) -> tuple[bool, str]:
 EXTRA: set[int] = set()
 TAKEN: dict[int, Sample] = {}
 COST: dict[int, float] = {}
+LAST: Sample | None = None  # this process's previous run's last sample (see since)
 
 
 class Watch:
@@ -266,9 +267,6 @@ def caveat(row: dict, partner: dict | None) -> str | None:
             f"or side by side: python bench.py --models {model} --runners {runtimes}")
 
 
-LAST: Sample | None = None  # this process's previous run's last sample
-
-
 def since(before: Sample) -> Sample:
     """What to measure the cores other processes kept busy from: `before` (taken before the framework's
     import), or where the framework was imported already (a sweep's later jobs in one process: the import
@@ -285,8 +283,8 @@ def fit_threads(threads: int, before: Sample, after: Sample) -> tuple[int, str |
 
     Why: PyTorch's OpenMP threads (libgomp) spin-wait at the end of every parallel op for the others of the
     team; with as many threads as cores and another process busy on them, a step waits for a descheduled
-    thread's turn, every op: measured here, a lightning step beside a busy loop per core took ~100 ms
-    (0.62 ms alone), and 4.1-4.7 ms (median 0.89) on one thread (docs/benchmark.md#contention)."""
+    thread's turn, every op: measured, lightning beside a busy loop per core took 88 ms a step on two threads
+    (0.87 ms alone), 4.6 ms on one (docs/benchmark.md#contention)."""
     f = figures(before, after, threads, 1)
     others = f["others_cores"]
     if others is None or f["window_s"] * f["cores_usable"] < MIN_TICKS * TICK_S / 4:

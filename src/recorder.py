@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from tensorboard.compat.proto.event_pb2 import Event
 
-from src import checkpoint, hparams
+from src import checkpoint, event_file, hparams, owner
 from src.errors import GraphduelError
 from src.event_file import EventFileWriter, iter_records, scalar_values
 from src.interrupt import GracefulStop, Interrupted
@@ -98,32 +98,45 @@ class Recorder:
     def start(self, accelerator: str | None) -> None:
         """The run is accepted: from here on it owns its directory.  Writes the config it runs with
         (.hydra/, under Hydra), result.json 'running', and for a resumed run keeps its logged steps up to
-        the checkpoint.  Nothing is written before this, so a refused run leaves its directory as it was."""
+        the checkpoint.  Nothing is written before this, so a refused run leaves its directory as it was; and
+        these files are written under temp names and renamed together, so a start that fails (a full disk)
+        leaves it as it was too."""
         self.info["accelerator"] = accelerator
-        self.started = True
         if not self.enabled:
+            self.started = True
             return
         os.makedirs(self.run_dir, exist_ok=True)
-        _save_hydra_config(self.run_dir, self.cfg)
-        if self.problem is not None and self.problem.start_step:
-            self._resume_from(self.problem.start_step)
-        self._write(self.result("running"))
+        events = None
+        with owner.Staged("the run's files") as staged:
+            _save_hydra_config(self.run_dir, self.cfg, staged)
+            if self.problem is not None and self.problem.start_step:
+                events = self._resume_from(self.problem.start_step, staged)
+            staged.write(os.path.join(self.run_dir, "result.json"), _json(self.result("running")))
+        if events is not None:
+            self._events = EventFileWriter(self.run_dir, path=events)
+            for name in os.listdir(self.run_dir):  # the other files' kept steps are in it now
+                if name.startswith("events.out.tfevents.") and os.path.join(self.run_dir, name) != events:
+                    os.remove(os.path.join(self.run_dir, name))
+        self.started = True
 
-    def _resume_from(self, step: int) -> None:
+    def _resume_from(self, step: int, staged: owner.Staged) -> str:
         """Continue this directory's run after its checkpoint at `step`: its logged steps 1..step are
         kept (re-read, so result.json covers the whole run), later ones dropped, since they will be
-        trained and logged again; the TensorBoard run then holds each step once."""
-        if not self.enabled:
-            return
-        old = [n for n in os.listdir(self.run_dir) if n.startswith("events.out.tfevents.")]
-        kept = []
+        trained and logged again; the TensorBoard run then holds each step once.  The kept steps are
+        written to a temp file, renamed over the run's (first) event file when the start commits: the only
+        copy of a step is never deleted.  Returns that file's path."""
+        old = sorted(n for n in os.listdir(self.run_dir) if n.startswith("events.out.tfevents."))
+        kept, seen = [event_file.frame(event_file.version_event().SerializeToString())], set()
         for payload in iter_records(self.run_dir):
             event = Event.FromString(payload)
             values = scalar_values(event)
             # A step's event holds train/loss and all its other per-step tags; graphs are not kept (the
-            # resumed session writes its own), nor the hparams of the earlier session.
-            if 0 <= event.step <= step and ("train/loss" in values or "graph/compiles" in values):
-                kept.append(payload)
+            # resumed session writes its own), nor the hparams of the earlier session.  A step seen twice (a
+            # resume killed between its rename and removing the other files) is kept once.
+            if 0 <= event.step <= step and ("train/loss" in values or "graph/compiles" in values) \
+                    and event.step not in seen:
+                seen.add(event.step)
+                kept.append(event_file.frame(payload))
                 self.compiles = int(values.get("graph/compiles", self.compiles))
                 self.compile_s += values.get("graph/compile_ms", 0.0) / 1e3
                 self._elapsed_offset = values.get("time/elapsed_s", self._elapsed_offset)
@@ -135,13 +148,10 @@ class Recorder:
                 self.step_ms.append(values["time/step_ms"])
                 self.compute_ms.append(values["time/compute_ms"])
                 self.nodes.append(int(values.get("graph/nodes", 0)))
-        writer = self._writer()
-        for payload in kept:
-            writer.write_payload(payload)
-        writer.flush()  # the kept steps are safe in the new file before the old files go
-        for name in old:
-            os.remove(os.path.join(self.run_dir, name))
+        path = os.path.join(self.run_dir, old[0] if old else event_file.file_name())
+        staged.write(path, b"".join(kept), tmp=os.path.join(self.run_dir, ".events.tmp"))
         self.step_no = self.checkpoint_step = step
+        return path
 
     # -- called by runtimes --------------------------------------------------------------
     def graph_built(self, seconds: float, what: str, reason: str | None = None, nodes: int = 0,
@@ -284,10 +294,15 @@ class Recorder:
         """Saves the state after the last recorded step (once per step), and flushes the events."""
         if not self.enabled or self.checkpoint_step == self.step_no:
             return
+        if self._events is not None:  # first: a checkpoint is never ahead of the steps logged
+            self._events.flush()
         checkpoint.save(self.run_dir, self.step_no, weights, momentum, model=self.info["model"])
         self.checkpoint_step = self.step_no
+
+    def abandon_events(self) -> None:
+        """The disk is full: write no more events (the file keeps its whole records)."""
         if self._events is not None:
-            self._events.flush()
+            self._events.abandon()
 
     # -- called by the orchestrator ------------------------------------------------------
     def finish(self, status: str, error: str | None = None) -> dict:
@@ -360,10 +375,8 @@ class Recorder:
         }
 
     def _write(self, result: dict) -> None:
-        tmp = os.path.join(self.run_dir, "result.json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2, allow_nan=True)
-        os.replace(tmp, os.path.join(self.run_dir, "result.json"))  # never a half-written file
+        with owner.Staged("result.json") as staged:  # never a half-written file, nor a temp one left
+            staged.write(os.path.join(self.run_dir, "result.json"), _json(result))
 
     def _writer(self) -> EventFileWriter:
         if self._events is None:
@@ -389,7 +402,11 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _save_hydra_config(run_dir: str, cfg: Any) -> None:
+def _json(result: dict) -> str:
+    return json.dumps(result, indent=2, allow_nan=True)
+
+
+def _save_hydra_config(run_dir: str, cfg: Any, staged: owner.Staged) -> None:
     """What Hydra would have saved in .hydra/: the job's config, Hydra's, and the overrides.  graphduel turns
     Hydra's own saving off (hydra.output_subdir=null in conf/config.yaml) and saves them here, once the run is
     accepted, so that a refused command never writes into a run directory."""
@@ -402,10 +419,7 @@ def _save_hydra_config(run_dir: str, cfg: Any) -> None:
     os.makedirs(out, exist_ok=True)
     for name, node in (("config.yaml", cfg), ("hydra.yaml", hydra_cfg),
                        ("overrides.yaml", hydra_cfg.hydra.overrides.task)):
-        tmp = os.path.join(out, name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(OmegaConf.to_yaml(node))
-        os.replace(tmp, os.path.join(out, name))
+        staged.write(os.path.join(out, name), OmegaConf.to_yaml(node))
 
 
 def _noise(r: dict) -> str:

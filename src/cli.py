@@ -44,6 +44,9 @@ def preflight(argv: list[str]) -> list[str]:
     if resume is not None:
         if args.multirun:
             raise ConfigError(f"resume={resume} continues one run: drop -m/--multirun.")
+        from src.owner import probe
+
+        probe(resume)  # a run still running there is refused first, whatever else is asked (src/owner.py)
         overrides = _resume_overrides(resume, overrides)
         argv = [argv[0], *overrides]
     # Composed as Hydra composes a sweep's primary config (and as it finds the mode, Hydra.get_mode):

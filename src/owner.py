@@ -263,8 +263,8 @@ def holds_run(run_dir: str) -> bool:
     return any(n in RUN_FILES or n.startswith(EVENTS_PREFIX) for n in names)
 
 
-def refuse_if_holds_run(run_dir: str) -> None:
-    """A new run never writes over another run's files."""
+def refuse_if_holds_run(run_dir: str, sweep: bool = False) -> None:
+    """A new run (a sweep's job, if `sweep`) never writes over another run's files."""
     if not holds_run(run_dir) or _requeued_here(run_dir):
         return
     what = "a run"
@@ -272,9 +272,11 @@ def refuse_if_holds_run(run_dir: str) -> None:
         with open(os.path.join(run_dir, "result.json")) as f:
             r = json.load(f)
         what = f"a run ({r['model']} on {r['runtime']}, {r['status']} after {r['steps']} steps)"
+    elsewhere = "another hydra.sweep.dir=..., or none for a new one under multirun/" if sweep else \
+        "another hydra.run.dir=..., or none for a new one under outputs/"
     raise Refused(f"{run_dir} already holds {what}, which a new run would overwrite: continue it with "
                   f"resume={run_dir} (and trainer.max_steps=N for more steps), or give the new run another "
-                  "directory (another hydra.run.dir=..., or none for a new one under outputs/).")
+                  f"directory ({elsewhere}).")
 
 
 class Owner:
@@ -330,11 +332,12 @@ class Owner:
             raise
         return owner
 
-    def reserve(self, need: int = 0, why: str = "") -> None:
-        """Checks that `need` bytes are free (beside the reserve), then writes the reserve; refuses (Refused,
-        after releasing the directory: nothing written) if the disk has no room for them."""
-        free, _ = free_bytes(self.run_dir)
-        short = free < need + RESERVE
+    def reserve(self, need: int = 0, why: str = "", resume: bool = False) -> None:
+        """Checks that `need` bytes are free (the reserve counted in), then writes the reserve; refuses
+        (Refused, after releasing the directory: nothing written) if the disk has no room for them."""
+        need = max(need, RESERVE + 4096)
+        free, total = free_bytes(self.run_dir)
+        short = free < need
         if not short:
             try:
                 os.pwrite(self.fd, os.urandom(RESERVE), len(self.line))
@@ -346,10 +349,11 @@ class Owner:
         if short:
             self.release()
             free, total = free_bytes(self.run_dir)
-            raise Refused(f"{self.run_dir}: not enough space: {filesystem(self.run_dir)} has {size_text(free)} "
-                          f"free (of {size_text(total)}); "
-                          f"{why or f'a run needs at least {size_text(RESERVE)} to start'}. "
-                          "Free that much (or ask for fewer steps), then run this again.")
+            what = f"resume={self.run_dir}: not enough space to continue that run" if resume else \
+                f"{self.run_dir}: not enough space for a run"
+            raise Refused(f"{what}: {filesystem(self.run_dir)} has {size_text(free)} free (of {size_text(total)}); "
+                          f"{why or f'a run needs at least {size_text(need)}'}. Free {size_text(need - free)} "
+                          "more (or ask for fewer steps), then run this again.")
 
     def free_reserve(self) -> None:
         """The disk is full: give the reserve back, for result.json."""

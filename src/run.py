@@ -59,13 +59,13 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             if is_rank_zero():  # one owner per run directory; DDP's other ranks write nothing
                 held = owner.Owner.acquire(run_dir, resume=bool(cfg.resume))
                 if not cfg.resume:
-                    owner.refuse_if_holds_run(run_dir)
+                    owner.refuse_if_holds_run(run_dir, sweep=list_refused)
             problem = make_problem(cfg)
             if cfg.resume:
                 problem = resumed(problem, cfg)
             if held is not None:  # room for what it will write, checked before any framework is imported
                 held.reserve(*(owner.resume_needs(run_dir, problem.start_step, cfg.trainer.max_steps)
-                               if cfg.resume else ()))
+                               if cfg.resume else ()), resume=bool(cfg.resume))
             threads = resolve_threads(cfg)
             recorder = Recorder(run_dir, cfg, framework=rt.framework, graph=rt.graph, threads=threads,
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
@@ -128,9 +128,10 @@ def explain_disk_full(e: owner.DiskFull, recorder, cfg, run_dir: str) -> None:
         2 * sum(w.nbytes for w in recorder.problem.weights.values()) if recorder.problem else 0
     need = owner.needs(per_step, done, cfg.trainer.max_steps, per_step * done, logged, ckpt)
     text = owner.needs_text(per_step, done, cfg.trainer.max_steps, ckpt, need)
+    more = max(need - owner.free_bytes(run_dir)[0], 0)
     how = f"continue it from its checkpoint with: python train.py resume={recorder.run_dir}" if done else \
-        "start it again (it stopped before its first checkpoint, in another hydra.run.dir)"
-    e.explain(f"{text}; free that much, then {how}")
+        "start it again in another directory (it stopped before its first checkpoint)"
+    e.explain(f"{text}; free {owner.size_text(more)} more, then {how}")
 
 
 def resumed(problem, cfg):

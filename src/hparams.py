@@ -23,12 +23,12 @@ _STATUS = {"completed": api_pb2.STATUS_SUCCESS, "diverged": api_pb2.STATUS_FAILU
            "failed": api_pb2.STATUS_FAILURE, "interrupted": api_pb2.STATUS_RUNNING}
 
 
-def start_summaries(values: dict, differs: set[str]) -> list[Summary]:
-    """The experiment (which hparams and metrics exist, which to show) and this run's values of them."""
+def start_summaries(values: dict, differs: set[str], metrics: tuple[tuple[str, str], ...] = METRICS) -> list[Summary]:
+    """The experiment (which hparams and `metrics` exist, which to show) and this run's values of them."""
     experiment = api_pb2.Experiment(
         hparam_infos=[api_pb2.HParamInfo(name=k, type=_type(v), differs=k in differs) for k, v in values.items()],
         metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=shown)
-                      for tag, shown in METRICS],
+                      for tag, shown in metrics],
     )
     # Every run writes the same experiment; TensorBoard takes the first it finds.
     start = plugin_data_pb2.SessionStartInfo(group_name="", start_time_secs=time.time())

@@ -76,7 +76,8 @@ def test_a_per_step_value_reaches_tensorboard_result_json_hparams_and_the_sweep_
     assert s["trial/probe/error"] == [(STEPS, float(np.median(steady)))]
     assert "probe/error" in summary_text(result)
 
-    # The sweep summary: a column of its median, and the recorded values in the csv.
+    # The sweep summary: a column of its median in summary.md and the csv (the console table keeps to 120
+    # columns), and the recorded values in the csv.
     other = _run(tmp_path / "1_dynamic_y", cfg, {k: 2 * v for k, v in values.items()}, metric=False)
     other.finish("completed")
     rows = summary.write_summary(tmp_path)
@@ -85,7 +86,6 @@ def test_a_per_step_value_reaches_tensorboard_result_json_hparams_and_the_sweep_
     assert [float(row["probe/error (median)"]) for row in table] == [np.median(steady), 2 * np.median(steady)]
     assert table[0]["probe/first_error"] == "0.5" and json.loads(table[0]["probe/per_depth"]) == {"0": 1, "3": 2}
     assert table[1]["probe/first_error"] == ""
-    assert "probe/error (median)" in summary.table_text(rows).splitlines()[0]
     assert "probe/error (median)" in (tmp_path / "summary.md").read_text()
     # Not a metric there: the HParams tab lists only the recorder's own.
     assert "trial/probe/error" not in {m.name.tag for m in

@@ -186,3 +186,22 @@ def test_a_full_disk_ends_the_run_in_one_line_and_resumes_exactly(small_disk, tm
     straight = tmp_path / "straight"
     train(straight, *FAST, "trainer.max_steps=2500")
     np.testing.assert_allclose(losses(run_dir), losses(straight), rtol=1e-6)
+
+
+def test_a_resume_after_a_torn_write_or_a_killed_resume_logs_each_step_once(tmp_path):
+    """A record cut short at the end of the file (a process killed mid-write), and a second copy of the steps
+    (a resume killed between renaming its new event file and removing the others): each step once after."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    train(run_dir, *FAST, "trainer.max_steps=7")
+    [events] = run_dir.glob("events.out.tfevents.*")
+    shutil.copy(events, run_dir / "events.out.tfevents.0.copy")
+    with open(events, "ab") as f:
+        f.write(b"\x40\x00\x00\x00\x00\x00\x00\x00" + b"\x00" * 10)  # a header for 64 bytes, 10 of them there
+    train(run_dir, *FAST, "trainer.max_steps=12", f"resume={run_dir}")
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
+    assert logged_steps(run_dir) == list(range(1, 13))
+    straight = tmp_path / "straight"
+    train(straight, *FAST, "trainer.max_steps=12")
+    np.testing.assert_allclose(losses(run_dir), losses(straight), rtol=1e-6)

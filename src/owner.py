@@ -272,11 +272,23 @@ def refuse_if_holds_run(run_dir: str, sweep: bool = False) -> None:
         with open(os.path.join(run_dir, "result.json")) as f:
             r = json.load(f)
         what = f"a run ({r['model']} on {r['runtime']}, {r['status']} after {r['steps']} steps)"
+        if r["status"] == "running":  # and no one holds it: killed, or its machine went down
+            what = f"a run ({r['model']} on {r['runtime']}) that stopped without finishing{_checkpoint_at(run_dir)}"
     elsewhere = "another hydra.sweep.dir=..., or none for a new one under multirun/" if sweep else \
         "another hydra.run.dir=..., or none for a new one under outputs/"
     raise Refused(f"{run_dir} already holds {what}, which a new run would overwrite: continue it with "
                   f"resume={run_dir} (and trainer.max_steps=N for more steps), or give the new run another "
                   f"directory ({elsewhere}).")
+
+
+def _checkpoint_at(run_dir: str) -> str:
+    import numpy as np
+
+    try:
+        with np.load(os.path.join(run_dir, "checkpoint.npz")) as f:
+            return f", its checkpoint at step {int(f['step'])}"
+    except Exception:  # none, or damaged: resume= says which
+        return ""
 
 
 class Owner:

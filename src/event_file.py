@@ -132,7 +132,10 @@ class EventFileWriter:
             self.size = os.lseek(self._fd, 0, os.SEEK_END)
             return
         self.path = os.path.join(logdir, file_name())
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        from src.owner import writing
+
+        with writing(self.path, "the TensorBoard event file"):  # a full disk: no room for one more file
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         self.size = 0  # bytes in the file: whole records only
         self.write(version_event())
         self.flush()

@@ -124,18 +124,6 @@ def test_a_new_run_never_overwrites_a_run(tmp_path):
     assert {d: snapshot(d) for d in jobs} == jobs
 
 
-def test_the_lock_names_its_owner_and_goes_with_it(tmp_path):
-    from src.owner import LOCK_FILE, Owner, Refused
-
-    held = Owner.acquire(str(tmp_path))
-    with pytest.raises(Refused, match=rf"in use by another graphduel run \(pid {os.getpid()} on "):
-        Owner.acquire(str(tmp_path))  # flock is per open file: refused in the same process too
-    held.release()
-    assert not (tmp_path / LOCK_FILE).exists()
-    (tmp_path / LOCK_FILE).write_text('{"pid": 1, "host": "gone", "started": 0}\n')  # a killed owner's file
-    Owner.acquire(str(tmp_path)).release()
-
-
 # -- a full disk ------------------------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path):

@@ -2,10 +2,11 @@
 runtime, and what the user sees when it ends (a summary, or a one-line error)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
-from src import checkpoint, compile_cache, owner, registry, runtimes
+from src import checkpoint, compile_cache, debugging, owner, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -52,6 +53,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
     directory that another process owns, or that holds another run, is refused with nothing written, even
     in a sweep (src/owner.py)."""
     recorder, status, error, held, untouched = None, "failed", None, None, False
+    phase, failed = None, None  # what a debug.* run reports of a failure (src/debugging.py)
     with GracefulStop() as stop:
         try:
             validate(cfg)
@@ -69,6 +71,9 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             threads = resolve_threads(cfg)
             recorder = Recorder(run_dir, cfg, framework=rt.framework, graph=rt.graph, threads=threads,
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
+            if debugging.used(cfg):  # a probe or a fault: what came of it is measured (src/debugging.py)
+                phase = debugging.Phase(recorder)
+                debugging.record(recorder, "debug", {k: cfg.debug[k] for k in ("probe", "fault", "fault_step")})
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
             with compile_cache.active(cfg) as cache:  # before the import: the frameworks read it there
                 recorder.record("compile_cache", cache.mode)
@@ -76,10 +81,11 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                     recorder.record("compile_cache_dir", cache.dir)
                 runtime = runtimes.load(cfg.runtime.name)
                 recorder.runtime_imported()
-                runtime.fit(problem, cfg, recorder, threads)
+                with debugging.session(cfg, recorder) if phase else contextlib.nullcontext():
+                    runtime.fit(problem, cfg, recorder, threads)
             status = "completed"
         except Diverged as e:
-            status, error = "diverged", str(e)
+            status, error, failed = "diverged", str(e), e
             raise
         except (Interrupted, KeyboardInterrupt) as e:
             status, error = "interrupted", str(e) or "KeyboardInterrupt"
@@ -94,7 +100,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             error = str(e)
             raise
         except BaseException as e:
-            error = str(e) or type(e).__name__
+            error, failed = str(e) or type(e).__name__, e
             raise
         finally:
             try:
@@ -107,6 +113,8 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                         recorder.start(None)
                     else:
                         recorder = None
+                if phase is not None and failed is not None and recorder is not None and recorder.started:
+                    debugging.failure(cfg, recorder, phase, failed)
                 try:
                     result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
                 except owner.DiskFull:  # not even the reserve was room enough: the error line says what is full

@@ -32,8 +32,9 @@ LOCK_FILE = ".graphduel.lock"
 RESERVE = 64 * 1024  # freed when the disk is full: result.json (a few KiB) can then still be written
 RESULT_BYTES = 16 * 1024  # what result.json and its temp copy take, at most, for the estimates
 FULL = (errno.ENOSPC, errno.EDQUOT)
-# Files and folders that mean a directory holds a run (the lock and a cluster job's note do not).
-RUN_FILES = ("result.json", ".hydra", "checkpoint.npz")
+# Files that mean a directory holds a run: what a run's steps left (the lock, a cluster job's note, and a .hydra/
+# without them, as a continued sweep leaves a job it starts again, do not).
+RUN_FILES = ("result.json", "checkpoint.npz")
 EVENTS_PREFIX = "events.out.tfevents."
 
 

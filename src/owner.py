@@ -207,6 +207,22 @@ def _size(path: str) -> int:
 
 
 # -- the owner ------------------------------------------------------------------------------------
+def resume_word(run_dir: str) -> str:
+    """`resume=<run_dir>` as one word that pastes into bash and Hydra reads back (src/shell.py)."""
+    from src.shell import override_word
+
+    return override_word("resume", run_dir)
+
+
+def resume_command(run_dir: str) -> str:
+    """The command that continues the run in `run_dir`, as train.py prints it."""
+    from src.shell import bash_word
+
+    script = sys.argv[0] if sys.argv[0].endswith("train.py") else \
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
+    return f"python {bash_word(script)} {resume_word(run_dir)}"
+
+
 def _owner_text(raw: bytes) -> str:
     try:
         info = json.loads(raw.split(b"\n", 1)[0])
@@ -224,7 +240,7 @@ def _busy(run_dir: str, fd: int, resume: bool) -> Refused:
         return Refused(f"resume={run_dir}: that run is still running ({who}): let it finish, or {stop}"
                        "resume it then.")
     return Refused(f"{run_dir} is in use by another graphduel run ({who}): give this run another directory "
-                   f"(hydra.run.dir=...), or {stop}continue it later with resume={run_dir}.")
+                   f"(hydra.run.dir=...), or {stop}continue it later with {resume_word(run_dir)}.")
 
 
 def probe(run_dir: str, resume: bool = True) -> None:
@@ -278,7 +294,7 @@ def refuse_if_holds_run(run_dir: str, sweep: bool = False) -> None:
     elsewhere = "another hydra.sweep.dir=..., or none for a new one under multirun/" if sweep else \
         "another hydra.run.dir=..., or none for a new one under outputs/"
     raise Refused(f"{run_dir} already holds {what}, which a new run would overwrite: continue it with "
-                  f"resume={run_dir} (and trainer.max_steps=N for more steps), or give the new run another "
+                  f"{resume_word(run_dir)} (and trainer.max_steps=N for more steps), or give the new run another "
                   f"directory ({elsewhere}).")
 
 

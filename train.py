@@ -18,6 +18,7 @@ from src.errors import ConfigError, GraphduelError  # noqa: E402
 from src.interrupt import Interrupted  # noqa: E402
 from src.requeue import preempted, resume_dir  # noqa: E402
 from src.run import is_rank_zero, run  # noqa: E402
+from src import sweeps  # noqa: E402
 
 register_configs()
 
@@ -26,6 +27,9 @@ register_configs()
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    if sweep and sweeps.stopped(hydra_cfg.sweep.dir) is not None:  # the sweep was stopped: no new job starts
+        sweeps.not_started(hydra_cfg.runtime.output_dir)
+        return
     # A requeued cluster job (preempted, or at its time limit) continues from its own checkpoint.
     cfg.resume = cfg.resume or resume_dir(hydra_cfg.runtime.output_dir)
     try:
@@ -37,6 +41,9 @@ def main(cfg: DictConfig) -> None:
         script = sys.argv[0] if sys.argv[0].endswith("train.py") else os.path.join(ROOT, "train.py")
         print(f"graphduel: {e}; its checkpoint and logs are saved.\n"
               f"  resume with: python {script} resume={hydra_cfg.runtime.output_dir}", file=sys.stderr)
+        if sweep and not os.environ.get("SUBMITIT_EXECUTOR"):  # a local sweep stops, and says how to continue
+            sweeps.stop_sweep(hydra_cfg.sweep.dir, e.signum)
+            return
         sys.exit(e.exit_code)
     except GraphduelError as e:
         if isinstance(e, ConfigError) and not sweep:

@@ -41,7 +41,9 @@ def preflight(argv: list[str]) -> list[str]:
         return argv
     overrides = list(args.overrides)
     resume = _resume_dir(overrides)
-    if resume is not None:
+    # resume=<a sweep's directory>, in a sweep: graphduel's sweeper continues that sweep (src/sweeps.py).
+    sweep_resume = resume is not None and os.path.isfile(os.path.join(resume, "multirun.yaml"))
+    if resume is not None and not sweep_resume:
         if args.multirun:
             raise ConfigError(f"resume={resume} continues one run: drop -m/--multirun.")
         overrides = _resume_overrides(resume, overrides)
@@ -54,6 +56,8 @@ def preflight(argv: list[str]) -> list[str]:
     cfg = _compose(fixed, hydra=True)
     if args.multirun or (str(cfg.hydra.mode) == "RunMode.MULTIRUN" and not args.run):
         return argv  # a sweep (-m), or a preset that sweeps (experiment=...)
+    if sweep_resume:
+        _resume_overrides(resume, overrides)  # refused: a sweep's directory, continued by a sweep only
     if fixed != overrides:
         cfg = _compose(overrides, hydra=True)  # a sweep value in a single run: Hydra's refusal, in a line
     task = _task(cfg)
@@ -149,7 +153,7 @@ def _resume_overrides(run_dir: str, overrides: list[str]) -> list[str]:
         if jobs:
             shown = ", ".join(jobs[:4]) + (f" (and {len(jobs) - 4} more)" if len(jobs) > 4 else "")
             raise ConfigError(f"resume={run_dir} is a sweep's directory: resume one of its {len(jobs)} jobs, "
-                              f"e.g. {shown}.")
+                              f"e.g. {shown}, or continue the whole sweep: its command (with -m) and resume={run_dir}.")
         raise ConfigError(f"resume={run_dir}: no run there (no .hydra/overrides.yaml): "
                           "give the directory of a graphduel run, as its summary printed it.")
     checkpoint.load(run_dir)  # a missing or damaged checkpoint is refused now

@@ -204,7 +204,9 @@ class Recorder:
         meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="graph_run_metadata_graph",
                                                                       content=b"1"),
                                data_class=DataClass.DATA_CLASS_BLOB_SEQUENCE)
-        tensor = TensorProto(dtype=DT_STRING, tensor_shape=TensorShapeProto(),
+        # Shape [1], as tf.summary's graph writer makes it: TensorBoard's Python loader serves a blob
+        # sequence of rank 1 only (its data migration adds the dimension only to what tf.summary wrote).
+        tensor = TensorProto(dtype=DT_STRING, tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=1)]),
                              string_val=[run_metadata.SerializeToString()])
         self._writer().write(Event(wall_time=time.time(), step=self.step_no,
                                    summary=Summary(value=[Summary.Value(tag=tag, metadata=meta, tensor=tensor)])))
@@ -218,9 +220,11 @@ class Recorder:
             self._scalars = {tag: col.tolist() for tag, col in
                              self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
         self._first = first_step
-        from src.sweeps import differing_hparams, swept_keys
+        from src.sweeps import experiment
 
-        for summary in hparams.start_summaries(self.hparams(), differing_hparams(swept_keys())):
+        values = self.hparams()
+        every, differs = experiment(values)  # in a sweep, every job's hparams: the table has every column
+        for summary in hparams.start_summaries(values, differs, every):
             self._writer().write(Event(wall_time=time.time(), summary=summary))
         if first_step == 0:  # the setup, as step 0: the graphs built before the first step, its time
             self._writer().scalars(0, {"graph/compiles": self.compiles, "graph/compile_ms": self._pending_ms,
@@ -309,17 +313,8 @@ class Recorder:
         return result
 
     def hparams(self) -> dict:
-        """The run's settings for the HParams tab: what ran, the model's options (whatever the model), the
-        trainer's."""
-        t = self.cfg.trainer
-        model = {k: v for k, v in _flat(OmegaConf.to_container(self.cfg.model)).items() if k != "name"}
-        return {
-            **{k: "" if self.info[k] is None else self.info[k]
-               for k in ("model", "runtime", "framework", "graph", "accelerator", "seed")},
-            **{k.split(".")[-1]: "null" if v is None else v for k, v in model.items()},
-            "batch_size": self.cfg.data.batch_size, "max_steps": t.max_steps, "precision": t.precision,
-            "threads": self.threads,
-        }
+        """The run's settings for the HParams tab (src/hparams.py)."""
+        return hparams.values(self.cfg, self.info, self.threads)
 
     def result(self, status: str, error: str | None = None) -> dict:
         def median(xs):
@@ -377,16 +372,6 @@ def spread(xs: list[float]) -> float | None:
         return None
     q1, _, q3 = statistics.quantiles(xs, n=4, method="inclusive")
     return q3 - q1
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _save_hydra_config(run_dir: str, cfg: Any) -> None:

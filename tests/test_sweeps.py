@@ -85,14 +85,14 @@ def test_a_failing_job_is_listed_and_the_sweep_fails(tmp_path):
     out, results = sweep(tmp_path, "model.optimizer.lr=1e-6,10", "trainer.max_steps=30")
     assert out.returncode != 0
     # Job names carry what the sweep varies.
-    ok, bad = results["0_two_layer_lightning_lr=1e-06"], results["1_two_layer_lightning_lr=10"]
+    ok, bad = results["0_two_layer_lightning_lr-1e-06"], results["1_two_layer_lightning_lr-10"]
     assert ok["status"] == "completed" and ok["steps"] == 30
     assert bad["status"] == "diverged" and bad["steps"] < 30 and "lower learning rate" in bad["error"]
-    assert len(losses(tmp_path / "1_two_layer_lightning_lr=10")) == bad["steps"]  # logs kept up to the divergence
+    assert len(losses(tmp_path / "1_two_layer_lightning_lr-10")) == bad["steps"]  # logs kept up to the divergence
     with open(tmp_path / "summary.csv") as f:
         assert {r["job"]: r["status"] for r in csv.DictReader(f)} == {
-            "0_two_layer_lightning_lr=1e-06": "completed", "1_two_layer_lightning_lr=10": "diverged"}
-    assert "did not complete: 1_two_layer_lightning_lr=10 (diverged)" in out.stderr
+            "0_two_layer_lightning_lr-1e-06": "completed", "1_two_layer_lightning_lr-10": "diverged"}
+    assert "did not complete: 1_two_layer_lightning_lr-10 (diverged)" in out.stderr
     assert "Traceback" not in out.stderr
 
 

@@ -31,6 +31,7 @@ from src.hydra_private import basic_sweeper
 
 # conf/config.yaml's hydra.sweep.subdir: left as it is, graphduel's sweeper names each job by what varies;
 # any other value (the user's) is used as Hydra would.  Another sweeper uses this one as it stands.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_SUBDIR = "${hydra.job.num}_${model.name}_${runtime.name}"
 
 
@@ -150,8 +151,9 @@ class GraphduelSweeper(basic_sweeper()):
                 had = [o for o in OmegaConf.to_container(OmegaConf.load(saved)) if not o.startswith("resume=")]
                 now = [o for o in j.overrides if not o.split("=", 1)[0].lstrip("+~").startswith("hydra.")]
                 if sorted(had) != sorted(now):
+                    was, new = sorted(set(had) - set(now)) or ["defaults"], sorted(set(now) - set(had)) or ["defaults"]
                     raise ConfigError(f"resume={sweep_dir}: job {os.path.relpath(j.dir, sweep_dir)} ran with "
-                                      f"{' '.join(had)}, this command gives it {' '.join(now)}: continue the sweep "
+                                      f"{' '.join(was)}, this command gives it {' '.join(new)}: continue the sweep "
                                       "with the command it printed, the same overrides plus resume=.")
             if j.state == "resume":
                 cfg = self.hydra_context.config_loader.load_sweep_config(
@@ -257,13 +259,12 @@ class GraphduelSweeper(basic_sweeper()):
         report(sweep_dir)
         for j, r in failed:
             e = r._return_value
-            where = ""
-            tb = getattr(e, "__traceback__", None)
-            while tb is not None and tb.tb_next is not None:
+            where, tb = "", getattr(e, "__traceback__", None)  # the last line of graphduel's own it ran
+            while tb is not None:
+                path = tb.tb_frame.f_code.co_filename
+                if path.startswith(ROOT + os.sep) and os.sep + "site-packages" + os.sep not in path:
+                    where = f" (at {os.path.relpath(path, ROOT)}:{tb.tb_lineno})"
                 tb = tb.tb_next
-            if tb is not None:
-                path = os.path.relpath(tb.tb_frame.f_code.co_filename)
-                where = f" (in {path}:{tb.tb_lineno})"
             what = next((line.strip() for line in str(e).splitlines() if line.strip()), "")
             print(f"error: job {os.path.relpath(j.dir, sweep_dir)} failed with {type(e).__name__}"
                   f"{': ' + what if what else ''}{where}", file=sys.stderr)

@@ -192,10 +192,10 @@ class GraphduelSweeper(basic_sweeper()):
             except Exception as e:  # a launcher lost a job (a cluster job killed before it returned, say)
                 lost = e
         signum = sweeps.stopped(sweep_dir)
+        if signum is not None:  # stopped: what its jobs did (a submitit job that stopped did not return)
+            self._interrupted(jobs, sweep_dir, signum)
         if lost is not None:
             self._lost(lost, sweep_dir)
-        if signum is not None:
-            self._interrupted(jobs, sweep_dir, signum)
         if failed:
             self._failed(failed, sweep_dir)
         return returns

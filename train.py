@@ -12,13 +12,12 @@ from omegaconf import DictConfig
 ROOT = os.path.dirname(os.path.abspath(__file__))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
 
-from src import cli  # noqa: E402
+from src import cli, sweeps  # noqa: E402
 from src.config import register_configs  # noqa: E402
 from src.errors import ConfigError, GraphduelError  # noqa: E402
 from src.interrupt import Interrupted  # noqa: E402
 from src.requeue import preempted, resume_dir  # noqa: E402
 from src.run import is_rank_zero, run  # noqa: E402
-from src import sweeps  # noqa: E402
 
 register_configs()
 

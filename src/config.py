@@ -45,6 +45,11 @@ class TrainerConfig:
     progress_bar: bool = _help(True, "show the progress bar")
     checkpoint_every_n_steps: int = _help(100, "steps between checkpoints (also at the end and when "
                                                "interrupted; 0: only then)")
+    compile_cache: str = _help("cold", "cold: every run compiles with empty caches of its own (torch.compile's, "
+                                       "JAX's, XLA's), as a first run does; warm: a persistent cache in "
+                                       "compile_cache_dir, as a repeated run does")
+    compile_cache_dir: Optional[str] = _help(None, "the warm cache's directory; null: outputs/compile_cache "
+                                                   "where train.py runs")
 
 
 @dataclass
@@ -113,6 +118,7 @@ def validate(cfg: Any) -> None:
     need(t.precision in PRECISIONS, "trainer.precision", t.precision, "use 32 or 64")
     need(t.checkpoint_every_n_steps >= 0, "trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps,
          "use 0 (only at the end) or more")
+    need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
     lr, mom = m.optimizer.lr, m.optimizer.momentum

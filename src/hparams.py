@@ -39,15 +39,16 @@ def values(cfg, info: dict, threads: int) -> dict:
     }
 
 
-def start_summaries(values: dict, differs: set[str], experiment: dict | None = None) -> list[Summary]:
-    """The experiment (which hparams and metrics exist, which to show) and this run's values of them.
+def start_summaries(values: dict, differs: set[str], metrics: tuple[tuple[str, str], ...] = METRICS,
+                    experiment: dict | None = None) -> list[Summary]:
+    """The experiment (which hparams and `metrics` exist, which to show) and this run's values of them.
     `experiment`: an example value of every hparam of the experiment (a sweep's: every job's), if not
     just this run's."""
     experiment = api_pb2.Experiment(
         hparam_infos=[api_pb2.HParamInfo(name=k, type=_type(v), differs=k in differs)
                       for k, v in (experiment or values).items()],
         metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=shown)
-                      for tag, shown in METRICS],
+                      for tag, shown in metrics],
     )
     # Every run of a sweep writes the same experiment, the sweep's (TensorBoard takes the first it finds).
     start = plugin_data_pb2.SessionStartInfo(group_name="", start_time_secs=time.time())

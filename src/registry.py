@@ -48,6 +48,8 @@ RUNTIMES = {
     "tf_function": Runtime("tensorflow", "static", "the same step traced once by tf.function"),
     "tf_xla": Runtime("tensorflow", "static", "the same step traced once and compiled by XLA "
                                               "(tf.function(jit_compile=True))"),
+    "jax_eager": Runtime("jax", "dynamic", "JAX op by op: value_and_grad without jit, Python runs every op, "
+                                           "every step"),
     "jax_jit": Runtime("jax", "static", "JAX: the whole step under jax.jit, compiled by XLA once for every "
                                         "depth and length"),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from src import checkpoint, registry, runtimes
+from src import checkpoint, compile_cache, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -61,9 +61,13 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             recorder = Recorder(run_dir, cfg, framework=rt.framework, graph=rt.graph, threads=threads,
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
-            runtime = runtimes.load(cfg.runtime.name)
-            recorder.runtime_imported()
-            runtime.fit(problem, cfg, recorder, threads)
+            with compile_cache.active(cfg) as cache:  # before the import: the frameworks read it there
+                recorder.record("compile_cache", cache.mode)
+                if cache.mode == "warm":
+                    recorder.record("compile_cache_dir", cache.dir)
+                runtime = runtimes.load(cfg.runtime.name)
+                recorder.runtime_imported()
+                runtime.fit(problem, cfg, recorder, threads)
             status = "completed"
         except Diverged as e:
             status, error = "diverged", str(e)

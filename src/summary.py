@@ -20,9 +20,27 @@ import re
 import sys
 from pathlib import Path
 
+from src import answer
+from src.answer import cell
+
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
-           "compiles", "compile_s", "break_even_step", "status"]
+           "compiles", "compile_s", "compile_cache", "cache_hits", "break_even_step", "break_even_vs", "vs_dynamic",
+           "status", "why"]
+# The console's table: what the answer rests on, in 120 columns (every column is in summary.csv and .md).
+CONSOLE = [("job", "job"), ("status", "status"), ("steps", "steps"), ("median_steady_ms", "steady ms"),
+           ("vs_dynamic", "x dyn"), ("compiles", "builds"), ("compile_s", "build s"),
+           ("break_even_step", "break-even step")]
+WIDTH = 120
+
+
+def columns(rows: list[dict], recorded: bool = False) -> list[str]:
+    """COLUMNS, then `<tag> (median)` for each per-step value a runtime reported (Recorder.scalar), and with
+    `recorded` the keys of its per-run values (Recorder.record), as the jobs first name them."""
+    extra = [f"{tag} (median)" for r in rows for tag in (r.get("summary") or {})]
+    if recorded:
+        extra += [key for r in rows for key in (r.get("recorded") or [])]
+    return [*COLUMNS, *dict.fromkeys(c for c in extra if c not in COLUMNS)]
 
 
 def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
@@ -34,11 +52,24 @@ def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
             r = {"status": "unreadable"}
         r.setdefault("run_dir", str(path.parent))
         r["job"] = str(path.parent.relative_to(sweep_dir))
+        r["why"] = _why(r)
+        for tag, stats in (r.get("summary") or {}).items():
+            r[f"{tag} (median)"] = stats.get("median")
         rows.append(r)
     # In job order: 2_... before 10_...
     rows.sort(key=lambda r: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", r["job"])])
     _add_break_even(rows)
     return rows
+
+
+def _why(r: dict) -> str | None:
+    """Why a job did not complete, in a line: its error's first line, or its status."""
+    if r.get("status") == "completed":
+        return None
+    first = str(r.get("error") or "").strip().splitlines()
+    text = first[0] if first else {"running": "still running, or killed without a word (no end recorded)",
+                                   "unreadable": "its result.json could not be read"}.get(r.get("status"), "")
+    return text[:200] or None
 
 
 # -- break-even ---------------------------------------------------------------------------------------
@@ -95,7 +126,9 @@ def _add_break_even(rows: list[dict]) -> None:
             continue
         step, projected = break_even(elapsed(r["run_dir"]), elapsed(partner["run_dir"]),
                                      r.get("median_steady_ms"), partner.get("median_steady_ms"))
-        r["break_even_vs"] = partner["runtime"]
+        r["break_even_vs"], r["break_even_job"] = partner["runtime"], partner["job"]
+        if r.get("median_steady_ms") and partner.get("median_steady_ms"):
+            r["vs_dynamic"] = r["median_steady_ms"] / partner["median_steady_ms"]  # steady time, static / dynamic
         if step is not None:
             r["break_even_step"] = step
         elif projected is not None:
@@ -105,28 +138,37 @@ def _add_break_even(rows: list[dict]) -> None:
 
 
 # -- tables ---------------------------------------------------------------------------------------------
-def _cell(value) -> str:
-    if value is None or value is False:
-        return ""
-    if value is True:
-        return "noisy"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+_cell = cell  # the answer's sentences write every number as the tables do
+
+
+def _csv(value):
+    """A csv cell: a recorded list or dict as its JSON."""
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
 def table_markdown(rows: list[dict]) -> str:
-    cols = ["job", *COLUMNS]
+    cols = ["job", *columns(rows)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def table_text(rows: list[dict]) -> str:
-    cols = ["job", *COLUMNS]
-    cells = [cols] + [[_cell(r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+def table_text(rows: list[dict], width: int = WIDTH) -> str:
+    """The console's table (CONSOLE's columns) in `width` columns: long job names are cut in the middle."""
+    cells = [[title for _, title in CONSOLE]] + [[_cell(r.get(c)) for c, _ in CONSOLE] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(CONSOLE))]
+    over = sum(widths) + 2 * (len(widths) - 1) - width
+    if over > 0:  # the job name gives way: its number and model lead, what varied trails
+        keep = max(widths[0] - over, 12)
+        for row in cells[1:]:
+            if len(row[0]) > keep:
+                row[0] = row[0][:keep - 1 - (keep - 1) // 3] + "~" + row[0][len(row[0]) - (keep - 1) // 3:]
+        widths[0] = keep
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def answer_text(rows: list[dict], width: int | None = None) -> str:
+    return answer.text(rows, {r["job"]: _overrides(r) for r in rows}, width)
 
 
 # -- the plot -----------------------------------------------------------------------------------------
@@ -216,11 +258,12 @@ def write_summary(sweep_dir: str | os.PathLike) -> list[dict]:
     """Writes summary.csv, summary.md and summary.png into `sweep_dir`; returns the rows."""
     sweep_dir = Path(sweep_dir)
     rows = load_results(sweep_dir)
+    cols = ["job", *columns(rows, recorded=True)]
     with open(sweep_dir / "summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["job", *COLUMNS], extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows({c: r.get(c) for c in ["job", *COLUMNS]} for r in rows)
-    (sweep_dir / "summary.md").write_text(table_markdown(rows) + "\n")
+        writer.writerows({c: _csv(r.get(c)) for c in cols} for r in rows)
+    (sweep_dir / "summary.md").write_text(table_markdown(rows) + "\n\n" + answer_text(rows) + "\n")
     if rows:
         plot(rows, str(sweep_dir / "summary.png"))
     return rows
@@ -239,8 +282,14 @@ def report(sweep_dir: str | os.PathLike) -> int:
     noisy = [r["job"] for r in rows if r.get("noisy")]
     if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each
         which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"
-        print(f"  noisy timings (interquartile range over 10% of the median): {which}; compare runtimes "
-              "side by side with python bench.py, which interleaves them (docs/benchmark.md)")
+        import textwrap
+
+        print(textwrap.fill(f"  noisy timings (interquartile range over 10% of the median): {which}; compare runtimes "
+                            "side by side with python bench.py, which interleaves them (docs/benchmark.md)",
+                            WIDTH, subsequent_indent="    ", break_on_hyphens=False))
+    print(f"  every column: {Path(sweep_dir).resolve() / 'summary.csv'} (and summary.md)")
+    print()
+    print(answer_text(rows, WIDTH))
     bad = [r for r in rows if r.get("status") != "completed"]
     if bad:
         print(f"{len(bad)} of {len(rows)} jobs did not complete: " +

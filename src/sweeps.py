@@ -15,6 +15,7 @@ that each run describes the same HParams experiment) and, while a stopped sweep 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -141,10 +142,7 @@ def stopped(sweep_dir) -> int | None:
 
 
 def clear_stop(sweep_dir) -> None:
-    try:
-        _stop_file(sweep_dir).unlink()
-    except FileNotFoundError:
-        pass
+    _stop_file(sweep_dir).unlink(missing_ok=True)
 
 
 class SweepStop:
@@ -169,7 +167,7 @@ class SweepStop:
               "current step and save a checkpoint, no other job starts (Ctrl-C again stops now)",
               file=sys.stderr, flush=True)
 
-    def __enter__(self) -> "SweepStop":
+    def __enter__(self) -> SweepStop:
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM):
                 self._previous[s] = signal.signal(s, self._handle)
@@ -226,7 +224,5 @@ def _write_json(path: Path, content) -> None:
 
 def not_started(job_dir) -> None:
     """A job of a stopped sweep does not start: the directory Hydra made for it goes again, if empty."""
-    try:
+    with contextlib.suppress(OSError):  # not empty (it holds a run), or gone
         os.rmdir(job_dir)
-    except OSError:
-        pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from src.config import compose_config as compose_cfg  # noqa: F401  (the tests' name for it)
+from src.config import compose_config as compose_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,7 +80,7 @@ class TensorBoard:
     def __init__(self, logdir, runs: int, load_fast: bool = False, timeout: float = 180):
         self.logdir, self.runs, self.load_fast, self.timeout = str(logdir), runs, load_fast, timeout
 
-    def __enter__(self) -> "TensorBoard":
+    def __enter__(self) -> TensorBoard:
         import subprocess
         import sys
         import time

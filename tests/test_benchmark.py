@@ -8,7 +8,7 @@ import pytest
 
 from helpers import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def bench(tmp_path, *args):

@@ -8,6 +8,8 @@ import pytest
 from helpers import ROOT, env_without_full_error, losses, one_line_error
 from src.registry import FRAMEWORKS, RUNTIMES
 
+pytestmark = pytest.mark.e2e
+
 
 def run_cli(*args, cwd=ROOT, timeout=300):
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True,

@@ -9,6 +9,8 @@ from src.config import validate
 from src.errors import ConfigError
 from src.registry import MODELS, RUNTIMES
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("runtime", sorted(RUNTIMES))

@@ -9,7 +9,8 @@ import pytest
 from helpers import compose_cfg, scalars, train
 from src.problem import make_problem
 from src.registry import RUNTIMES
-from src.summary import break_even
+
+pytestmark = pytest.mark.contract
 
 STEPS = 40
 
@@ -117,14 +118,3 @@ def test_tf_retraces_are_counted_and_warned_about(tmp_path):
         watch.check(0.0)
     assert recorder.compiles == 5 == fn.experimental_get_tracing_count()  # one per distinct value
     assert any("traced its step 5 times" in w for w in recorder.warnings)
-
-
-@pytest.mark.parametrize("static, dynamic, ms, expected", [
-    ([1.0, 1.1, 1.2, 1.3], [0.1, 0.6, 1.1, 1.6], (100, 500), (3, None)),  # behind until step 2, ahead from 3
-    ([0.05, 0.1, 0.15], [0.1, 0.3, 0.5], (50, 200), (0, None)),  # ahead from the setup on
-    ([1.0, 1.1, 1.2], [0.1, 0.3, 0.5], (100, 200), (None, 2 + 700 / 100)),  # would catch up at step 9
-    ([1.0, 1.3, 1.6], [0.1, 0.2, 0.3], (300, 100), (None, None)),  # slower per step too: never
-])
-def test_break_even_step(static, dynamic, ms, expected):
-    step, projected = break_even(static, dynamic, *ms)
-    assert step == expected[0] and (projected == pytest.approx(expected[1]) if expected[1] else projected is None)

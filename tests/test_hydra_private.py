@@ -2,7 +2,11 @@
 changes any of it, this fails here, by name, instead of train.py failing for users."""
 import inspect
 
+import pytest
+
 from src.hydra_private import args_parser, basic_sweeper
+
+pytestmark = pytest.mark.unit
 
 
 def test_hydras_argument_parser_reads_argv_as_train_py_expects():

@@ -9,6 +9,8 @@ from helpers import compose_cfg, losses, scalars, step_tags, train
 from src.errors import ConfigError
 from src.problem import make_problem
 
+pytestmark = pytest.mark.contract
+
 TAGS = {"train/loss", "time/step_ms", "time/compute_ms", "Overview/loss_log10", "Overview/step_ms"}
 GRAPH_TAGS = {"graph/compiles", "graph/compile_ms", "graph/nodes", "time/elapsed_s"}  # steps 0 (setup) and on
 

@@ -12,7 +12,7 @@ from src import models
 from src.parity import BASELINE, gaps
 from src.registry import MODELS, RUNTIMES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.contract, pytest.mark.slow]
 SEEDS, STEPS = range(5), 500
 
 

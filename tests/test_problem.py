@@ -1,8 +1,11 @@
 """The framework-neutral start: seeded, the seeds' distributions, and a stable depth sequence."""
 import numpy as np
+import pytest
 
 from helpers import compose_cfg
 from src.problem import make_problem
+
+pytestmark = pytest.mark.unit
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers():

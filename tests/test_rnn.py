@@ -11,6 +11,8 @@ from helpers import compose_cfg, scalars, train
 from src.models.rnn.spec import DECAY, compiled_length
 from src.problem import make_problem
 
+pytestmark = pytest.mark.contract
+
 
 def _problem(*overrides):
     return make_problem(compose_cfg("model=rnn", *overrides))

@@ -13,6 +13,8 @@ from helpers import ROOT, compose_cfg, env_without_full_error, losses, one_line_
 from src.problem import make_problem
 from src.registry import MODELS, RUNTIMES
 
+pytestmark = pytest.mark.e2e
+
 
 def cli(*args, cwd=ROOT, env=None, timeout=600):
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True,

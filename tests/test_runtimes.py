@@ -9,6 +9,8 @@ from helpers import compose_cfg, scalars, step_tags, train
 from src.problem import make_problem
 from src.registry import MODELS, RUNTIMES
 
+pytestmark = pytest.mark.contract
+
 STEPS = 12
 
 

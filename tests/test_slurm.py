@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from helpers import ROOT, env_without_full_error, losses, scalars, train
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm, pytest.mark.slow]
 
 SCRIPT = ROOT / "scripts" / "slurm_local.sh"
 REQUEUE_DELAY = 10  # scripts/slurm_local.sh: a requeued job waits this long before it may start again

@@ -40,17 +40,6 @@ def test_job_names_sort_in_job_order_and_need_no_quoting(tmp_path):
         assert [r["job"] for r in csv.DictReader(f)] == names
 
 
-def test_unsafe_characters_in_values_become_dashes():
-    """What bash or a Hydra override would need quoted in a value (a space, a quote, `/`, `=`, `,`, non-ASCII
-    letters) becomes `-` in the job's name."""
-    from src.sweeps import job_name
-
-    overrides = ["model=two_layer", "+tag='a b/c=d,é'", "seed=0"]
-    name = job_name(3, 12, "two_layer", "lightning", overrides, ["model", "tag", "seed"])
-    assert name == "03_two_layer_lightning_tag--a-b-c-d---_seed-0"
-    assert re.fullmatch(r"[A-Za-z0-9._+-]+", name)
-
-
 def test_a_users_subdir_wins(tmp_path):
     d = tmp_path / "sweep"
     out = sweep(d, *QUICK, "seed=0,1", "hydra.sweep.subdir=job${hydra.job.num}_s${seed}")

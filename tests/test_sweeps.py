@@ -18,7 +18,7 @@ from src.registry import MODELS, RUNTIMES
 
 JOBS = len(MODELS) * len(RUNTIMES)  # the experiment: every model under every runtime
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def sweep(tmp_path, *args, timeout=900):
@@ -66,9 +66,35 @@ def test_summary_files_match_the_jobs_results(experiment):
         assert float(row["median_step_ms"]) == pytest.approx(result["median_step_ms"])
         assert row["job"] in out.stdout  # the printed table
     md = (d / "summary.md").read_text().splitlines()
-    assert md[0].startswith("| job | model | runtime |") and len(md) == 2 + JOBS
+    assert md[0].startswith("| job | model | runtime |") and all(line.startswith("|") for line in md[:2 + JOBS])
+    # Both end with the answer in words: a sentence per static runtime per model (src/answer.py).
+    static = sum(1 for r in rows if r["graph"] == "static")
+    answer_md = md[md.index(next(x for x in md if x.startswith("The answer"))):]
+    assert sum(1 for x in answer_md if x.startswith("- ")) == static
+    printed = out.stdout.rstrip().splitlines()
+    start = max(i for i, x in enumerate(printed) if x.startswith("The answer"))
+    assert sum(1 for x in printed[start:] if x.startswith("- ")) == static
+    assert max(len(x) for x in printed[printed.index(next(x for x in printed if x.startswith("job "))):]) <= 120
     png = (d / "summary.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_every_static_runtime_is_paired_with_its_frameworks_dynamic_one(experiment):
+    """Every framework has a dynamic and a static runtime (jax: jax_eager and jax_jit), so every static
+    job gets a break-even against the dynamic job of its framework, model and seed."""
+    d, _ = experiment
+    dynamic = {spec.framework: name for name, spec in RUNTIMES.items() if spec.graph == "dynamic"}
+    assert set(dynamic) == {spec.framework for spec in RUNTIMES.values()}
+    results = [json.loads(p.read_text()) for p in d.glob("*/result.json")]
+    with open(d / "summary.csv") as f:
+        rows = {(r["model"], r["runtime"]): r for r in csv.DictReader(f)}
+    for r in results:
+        if r["graph"] == "static":
+            assert rows[(r["model"], r["runtime"])]["break_even_step"] != "", (r["model"], r["runtime"])
+    from src.summary import load_results
+
+    pairs = {(r["runtime"], r.get("break_even_vs")) for r in load_results(d) if r["graph"] == "static"}
+    assert pairs == {(name, dynamic[spec.framework]) for name, spec in RUNTIMES.items() if spec.graph == "static"}
 
 
 def test_summary_is_rebuilt_by_its_command(experiment):
@@ -93,6 +119,10 @@ def test_a_failing_job_is_listed_and_the_sweep_fails(tmp_path):
         assert {r["job"]: r["status"] for r in csv.DictReader(f)} == {
             "0_two_layer_lightning_lr-1e-06": "completed", "1_two_layer_lightning_lr-10": "diverged"}
     assert "did not complete: 1_two_layer_lightning_lr-10 (diverged)" in out.stderr
+    md = (tmp_path / "summary.md").read_text().splitlines()
+    header = [c.strip() for c in md[0].strip("|").split("|")]
+    failed = next([c.strip() for c in x.strip("|").split("|")] for x in md if "1_two_layer_lightning_lr-10" in x)
+    assert "lower learning rate" in failed[header.index("why")]  # why it did not complete
     assert "Traceback" not in out.stderr
 
 

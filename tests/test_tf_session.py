@@ -7,6 +7,8 @@ import pytest
 from helpers import compose_cfg, losses, scalars, step_tags, train
 from src.problem import make_problem
 
+pytestmark = pytest.mark.contract
+
 tf = pytest.importorskip("tensorflow")
 
 
@@ -16,11 +18,21 @@ def dynamic_run(tmp_path_factory):
     return d, train(d, "model=dynamic", "runtime=tf_session", "trainer.max_steps=20")
 
 
-def test_graph_is_built_once_and_finalized():
+def _trainer(*overrides: str):
+    """tf_session's SessionTrainer as its fit() makes it, after TensorFlow's begin (with a recorder that
+    writes nothing), on one thread."""
+    from src.frameworks import tf as tfw
+    from src.recorder import Recorder
     from src.runtimes.tf_session import SessionTrainer
 
-    problem = make_problem(compose_cfg("model=dynamic", "runtime=tf_session"))
-    trainer = SessionTrainer(problem, "cpu", threads=1)
+    cfg = compose_cfg("runtime=tf_session", "trainer.accelerator=cpu", *overrides)
+    problem = make_problem(cfg)
+    start = tfw.begin(problem, cfg, Recorder("unused", cfg, "tensorflow", "static", 1, enabled=False), threads=1)
+    return problem, SessionTrainer(problem, start, threads=1)
+
+
+def test_graph_is_built_once_and_finalized():
+    problem, trainer = _trainer("model=dynamic")
     try:
         assert trainer.graph.finalized
         n_ops = len(trainer.graph.get_operations())
@@ -49,10 +61,7 @@ def test_graph_is_in_the_event_file_for_tensorboard(dynamic_run):
 
 
 def test_threads_are_honoured(tmp_path):
-    from src.runtimes.tf_session import SessionTrainer
-
-    problem = make_problem(compose_cfg())
-    trainer = SessionTrainer(problem, "cpu", threads=1)
+    _, trainer = _trainer()
     try:
         cfg = trainer.session._config
         assert (cfg.intra_op_parallelism_threads, cfg.inter_op_parallelism_threads) == (1, 1)

@@ -14,6 +14,8 @@ import pytest
 from helpers import ROOT, compose_cfg, env_without_full_error, scalars, train
 from src.problem import make_problem
 
+pytestmark = pytest.mark.contract
+
 STEPS = 40  # DynamicNet's first 40 depths hold every depth 0..3 (asserted below)
 
 

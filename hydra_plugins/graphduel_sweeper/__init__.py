@@ -22,7 +22,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional  # noqa: UP035  (Hydra's structured config: OmegaConf's typing)
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -38,8 +38,8 @@ DEFAULT_SUBDIR = "${hydra.job.num}_${model.name}_${runtime.name}"
 @dataclass
 class GraphduelSweeperConf:
     _target_: str = "hydra_plugins.graphduel_sweeper.GraphduelSweeper"
-    max_batch_size: Optional[int] = None
-    params: Optional[Dict[str, str]] = None
+    max_batch_size: Optional[int] = None  # noqa: UP045
+    params: Optional[Dict[str, str]] = None  # noqa: UP006, UP045
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="graphduel", node=GraphduelSweeperConf,
@@ -49,14 +49,14 @@ ConfigStore.instance().store(group="hydra/sweeper", name="graphduel", node=Graph
 @dataclass
 class _Job:
     num: int
-    overrides: List[str]  # as expanded from the command line
+    overrides: list[str]  # as expanded from the command line
     dir: str  # its output directory (absolute)
-    name: Optional[str]  # graphduel's name for it, None under the user's own subdir
+    name: str | None  # graphduel's name for it, None under the user's own subdir
     state: str = "start"  # src.sweeps.job_state: start, resume or finished
 
 
 class GraphduelSweeper(basic_sweeper()):
-    def sweep(self, arguments: List[str]) -> Any:
+    def sweep(self, arguments: list[str]) -> Any:
         from src.errors import ConfigError
 
         try:
@@ -69,7 +69,7 @@ class GraphduelSweeper(basic_sweeper()):
         return self.run_jobs(jobs, sweep_dir, resuming)
 
     # -- before any job runs ---------------------------------------------------------------------------
-    def plan(self, arguments: List[str]):
+    def plan(self, arguments: list[str]):
         """Every job, checked, with its directory and (continuing a sweep) what becomes of it."""
         from omegaconf import OmegaConf, open_dict, read_write
 
@@ -120,11 +120,11 @@ class GraphduelSweeper(basic_sweeper()):
         self._every = every
         return jobs, sweep_dir, resuming
 
-    def _swept(self, arguments: List[str]) -> set:
+    def _swept(self, arguments: list[str]) -> set:
         parsed = OverridesParser.create().parse_overrides([*self._parse_config(), *arguments])
         return {p.key_or_group for p in parsed if p.is_sweep_override()}
 
-    def _check_resume(self, jobs: List[_Job], sweep_dir: str) -> None:
+    def _check_resume(self, jobs: list[_Job], sweep_dir: str) -> None:
         """Continuing a sweep: each job's directory, if it has one, must hold that very job (the same
         overrides), and no directory may hold a job this command does not have; an interrupted job's
         checkpoint must fit it.  Refused in one line, with nothing changed."""
@@ -162,7 +162,7 @@ class GraphduelSweeper(basic_sweeper()):
                 resumed(make_problem(task), task)  # refuses a checkpoint that does not fit, or no steps left
 
     # -- running them -----------------------------------------------------------------------------------
-    def run_jobs(self, jobs: List[_Job], sweep_dir: str, resuming: bool) -> Any:
+    def run_jobs(self, jobs: list[_Job], sweep_dir: str, resuming: bool) -> Any:
         from omegaconf import OmegaConf
 
         from src import sweeps
@@ -200,7 +200,7 @@ class GraphduelSweeper(basic_sweeper()):
             self._failed(failed, sweep_dir)
         return returns
 
-    def _overrides(self, j: _Job, sweep_dir: str, resuming: bool) -> List[str]:
+    def _overrides(self, j: _Job, sweep_dir: str, resuming: bool) -> list[str]:
         from src import sweeps
 
         out = list(j.overrides)
@@ -224,7 +224,7 @@ class GraphduelSweeper(basic_sweeper()):
         report(sweep_dir)
         sys.exit(1)
 
-    def _interrupted(self, jobs: List[_Job], sweep_dir: str, signum: int) -> None:
+    def _interrupted(self, jobs: list[_Job], sweep_dir: str, signum: int) -> None:
         """The summary of what ran, the jobs that did not finish or did not start, the command that continues."""
         from src import sweeps
         from src.summary import report
@@ -273,7 +273,7 @@ class GraphduelSweeper(basic_sweeper()):
         print("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.", file=sys.stderr)
         sys.exit(1)
 
-    def jobs(self, arguments: List[str]) -> List[List[str]]:
+    def jobs(self, arguments: list[str]) -> list[list[str]]:
         """Every job's overrides, in the order the basic sweeper would launch them (self.overrides: batches)."""
         from src.cli import explain
         from src.errors import ConfigError
@@ -288,10 +288,10 @@ class GraphduelSweeper(basic_sweeper()):
         return [job for batch in self.overrides for job in batch]
 
 
-def _runs(jobs: List[_Job]):
+def _runs(jobs: list[_Job]):
     """(first job number, jobs) for each run of consecutive job numbers: a launcher numbers the jobs it
     launches from the first one's, and hydra.job.num must stay each job's own."""
-    run: List[_Job] = []
+    run: list[_Job] = []
     for j in jobs:
         if run and j.num != run[-1].num + 1:
             yield run[0].num, run

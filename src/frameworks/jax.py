@@ -24,6 +24,7 @@ if _log_level is None:
     os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
 
 from src.errors import ConfigError  # noqa: E402
+from src.frameworks import Start, started  # noqa: E402
 
 # Under Hydra, whose logging shows INFO, JAX would say which backends it could not start (TPU, CUDA) on
 # every run: nothing a user can act on.  Its warnings still show.
@@ -60,6 +61,14 @@ def set_threads(threads: int) -> None:
         for tid in set(os.listdir("/proc/self/task")) - before:  # threads started meanwhile inherited it
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(int(tid), cores)
+
+
+def begin(problem, cfg, recorder, threads: int) -> Start:
+    """What every JAX runtime does first: XLA's CPU threads (before anything starts its backend), its device
+    (a one-line error if it cannot have it), recorder.start, and the model's jax.py."""
+    set_threads(threads)
+    acc = accelerator(cfg.trainer.accelerator)
+    return started("jax", problem, recorder, acc, device(acc))
 
 
 def _gpus() -> list:
@@ -100,6 +109,36 @@ def momentum_buffers(problem, dev) -> dict:
     if not problem.momentum:
         return {}
     return arrays({k: problem.momentum_state.get(k, np.zeros_like(w)) for k, w in problem.weights.items()}, dev)
+
+
+_cache_hits = [0]  # JAX's persistent-cache hits in this process, from its monitoring events
+
+
+def _on_event(name: str, **kwargs) -> None:
+    if name == "/jax/compilation_cache/cache_hits":
+        _cache_hits[0] += 1
+
+
+jax.monitoring.register_event_listener(_on_event)
+
+
+def use_compile_cache(cache):
+    """JAX's caches for this run (src/compile_cache.py `current()`): its in-memory caches cleared (a jit of
+    an earlier run in this process would otherwise be reused), and its persistent compilation cache off
+    (cold: as JAX is by default) or in the warm cache's directory, keeping every compile however quick.
+    Returns hits() -> the persistent-cache hits since, from JAX's own monitoring events."""
+    from jax._src import compilation_cache
+
+    jax.clear_caches()
+    warm = cache is not None and cache.mode == "warm"
+    jax.config.update("jax_enable_compilation_cache", warm)
+    if warm:
+        jax.config.update("jax_compilation_cache_dir", cache.sub("jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    compilation_cache.reset_cache()  # it opens its directory once: make it open this run's
+    base = _cache_hits[0]
+    return lambda: _cache_hits[0] - base
 
 
 def dense(h, params: dict, layer: str):
@@ -154,3 +193,31 @@ def step_graph(traced, args: tuple, names: tuple):
                        input=[source[v] for v in eqn.invars if not hasattr(v, "val")])  # a literal: no node
         source.update((v, name) for v in eqn.outvars)
     return graph
+
+
+class PrimitiveCounter:
+    """Counts the primitives an op-by-op (un-jitted) step dispatches from Python: the dynamic graph JAX builds
+    and runs as it goes, forward and the backward value_and_grad traces anew every step, as tf_eager's
+    OpCounter counts TensorFlow's.  Through the eager trace's primitive hook (private:
+    jax._src.core.EvalTrace.process_primitive); a jnp helper that is itself jitted counts as one, and ops
+    that reach XLA through jit's C++ fast path (the SGD update's arithmetic on concrete arrays) are not seen."""
+
+    def __init__(self):
+        from jax._src import core
+
+        self._cls, self.ops = core.EvalTrace, 0
+        self._original = core.EvalTrace.process_primitive
+        original, counter = self._original, self
+
+        def process_primitive(trace, primitive, args, params, /):
+            counter.ops += 1
+            return original(trace, primitive, args, params)
+
+        core.EvalTrace.process_primitive = process_primitive
+
+    def take(self) -> int:
+        n, self.ops = self.ops, 0
+        return n
+
+    def close(self) -> None:
+        self._cls.process_primitive = self._original

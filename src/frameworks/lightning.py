@@ -6,24 +6,30 @@ as buffers, and the loop feeds nothing else.  Manual optimization, so one plain 
 timed as a whole; on one device without Lightning's optimizer wrapper (see on_train_start)."""
 from __future__ import annotations
 
-import importlib
 import time
 from typing import Callable
 
 import torch
 
-from src.frameworks.torch import import_lightning
+from src.frameworks import Start
+from src.frameworks import torch as torchw
 from src.interrupt import Interrupted
-from src.registry import model_module
 
-pl = import_lightning()
+pl = torchw.import_lightning()
+
+
+def begin(problem, cfg, recorder, threads: int) -> Start:
+    """What every lightning runtime does first: torch's start (threads, device, recorder.start, the model's
+    torch.py); the Trainer moves the module to the device itself."""
+    return torchw.begin(problem, cfg, recorder, threads)
 
 
 class StepModule(pl.LightningModule):
-    def __init__(self, problem, recorder, checkpoint_every: int, on_step: Callable | None = None):
+    def __init__(self, problem, recorder, model, checkpoint_every: int, on_step: Callable | None = None):
+        """`model`: the model's torch.py (Start.model), whose Net the module trains."""
         super().__init__()
         self.automatic_optimization = False
-        self.net = importlib.import_module(model_module(problem.model, "torch")).Net(problem)
+        self.net = model.Net(problem)
         self.problem, self.recorder, self.checkpoint_every = problem, recorder, checkpoint_every
         # Called with (loss, inputs) after the forward pass (to count or capture its graph); returns the
         # seconds it spent, which are not the step's compute.

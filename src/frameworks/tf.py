@@ -38,8 +38,18 @@ finally:
         del sys.modules["jax"]  # a JAX run later in this process imports it as usual
 
 from src.errors import ConfigError  # noqa: E402
+from src.frameworks import Start, started  # noqa: E402
 
 v1 = tf.compat.v1
+
+
+def begin(problem, cfg, recorder, threads: int) -> Start:
+    """What every TensorFlow runtime does first: its threads (TF 2's eager context; a TF 1 Session is given
+    them too, session_config), its device (a one-line error if it cannot have it), recorder.start, and the
+    model's tf.py.  `Start.device` is the device name for tf.device()."""
+    set_threads(threads)
+    acc = accelerator(cfg.trainer.accelerator)
+    return started("tensorflow", problem, recorder, acc, device(acc))
 
 
 def accelerator(requested: str) -> str:
@@ -159,7 +169,7 @@ class TraceWatch:
             self._clock = None
         self._us = self._clock.value() if self._clock else 0
 
-    def trace(self, *args) -> None:
+    def trace(self, *args) -> tf.types.experimental.ConcreteFunction:
         """Traces for these arguments now, as part of the setup, and reports it."""
         import time
 

@@ -10,6 +10,15 @@ import torch
 from torch import nn
 
 from src.errors import ConfigError
+from src.frameworks import Start, started
+
+
+def begin(problem, cfg, recorder, threads: int) -> Start:
+    """What every torch runtime does first: its threads, its device (a one-line error if it cannot have
+    it), recorder.start, and the model's torch.py."""
+    set_threads(threads)
+    acc = accelerator(cfg.trainer.accelerator)
+    return started("torch", problem, recorder, acc, torch.device("cuda" if acc == "gpu" else "cpu"))
 
 
 def accelerator(requested: str) -> str:
@@ -56,6 +65,27 @@ def import_lightning():
     return pl
 
 
+class CacheHits:
+    """torch.compile's caches for this run (src/compile_cache.py): its in-memory caches are cleared, so
+    that a compile is served only by the on-disk caches of the run's directory (TORCHINDUCTOR_CACHE_DIR,
+    TRITON_CACHE_DIR, set by the run); `hits()` counts the hits this run had, from torch's own counters:
+    Inductor's FX-graph cache and AOTAutograd's cache (torch._dynamo.utils.counters)."""
+
+    def __init__(self):
+        from torch._dynamo.utils import counters
+        from torch._inductor.utils import clear_caches
+
+        clear_caches()  # Inductor's in-memory caches (compiled modules, code) of earlier runs in this process
+        self._counters = counters
+        self._base = self._total()
+
+    def _total(self) -> int:
+        return self._counters["inductor"]["fxgraph_cache_hit"] + self._counters["aot_autograd"]["autograd_cache_hit"]
+
+    def hits(self) -> int:
+        return self._total() - self._base
+
+
 class CompileWatch:
     """Counts and times torch.compile's graph builds, from Dynamo's own compile callbacks, and reports each
     to the recorder with the guard that failed (why it recompiled) from Dynamo's compilation metrics.
@@ -72,7 +102,7 @@ class CompileWatch:
         from torch._dynamo.utils import counters
 
         self.recorder, self._callback, self._counters = recorder, callback, counters
-        self._started: dict[str, float] = {}
+        self._started: dict[str, tuple[float, int]] = {}  # compile id -> (its start, inductor's cache hits then)
         self._pending: dict[str, dict] = {}  # compile id -> its build, awaiting Dynamo's metrics
         self._unimplemented = len(counters["unimplemented"])
         # Dynamo numbers compiles afresh after torch._dynamo.reset() (0/0, 0/1, ...) but keeps the metrics of

@@ -9,14 +9,13 @@ donated: XLA writes the new ones into the old ones' memory, so a step holds one 
 measurable speed difference on a CPU; on a GPU, memory is what is short)."""
 from __future__ import annotations
 
-import importlib
 import time
 
 import numpy as np
 
+from src import compile_cache
 from src.frameworks import jax as jaxw
 from src.frameworks.jax import jax
-from src.registry import model_module
 from src.runtimes.base import train_loop
 
 
@@ -49,16 +48,15 @@ def compile_step(problem, model, params, buffers, data, recorder=None):
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    jaxw.set_threads(threads)
-    accelerator = jaxw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
-    model = importlib.import_module(model_module(problem.model, "jax"))
-    dev = jaxw.device(accelerator)
+    start = jaxw.begin(problem, cfg, recorder, threads)
+    model, dev = start.model, start.device
     with jaxw.precision(problem):
         state = {"params": jaxw.arrays(problem.weights, dev), "buffers": jaxw.momentum_buffers(problem, dev)}
         data = jaxw.arrays(problem.data, dev)
         recorder.status("tracing the step (jax.jit)...")
+        hits = jaxw.use_compile_cache(compile_cache.current())
         step = compile_step(problem, model, state["params"], state["buffers"], data, recorder)
+        recorder.record("cache_hits", hits())
 
         def run(inputs: dict) -> float:
             state["params"], state["buffers"], loss = step(

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import time
 
-from src.frameworks import lightning, torch as torchw
+from src.frameworks import lightning
 from src.frameworks.torch_graph import autograd_nodes, step_graph
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    torchw.set_threads(threads)
-    accelerator = torchw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
+    start = lightning.begin(problem, cfg, recorder, threads)
     graphs = {}  # kind of step (its per-step tags' values) -> its graph
     scalars = problem.step_scalars(problem.start_step, cfg.trainer.max_steps)
     module = None
@@ -30,9 +28,10 @@ def fit(problem, cfg, recorder, threads: int) -> None:
             graphs[kind] = step_graph(loss, {id(p): n for n, p in module.net.named_parameters()})
         return time.perf_counter() - t
 
-    module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, on_step=inspect)
+    module = lightning.StepModule(problem, recorder, start.model, cfg.trainer.checkpoint_every_n_steps,
+                                  on_step=inspect)
     try:
-        lightning.fit(module, cfg, accelerator)
+        lightning.fit(module, cfg, start.accelerator)
     finally:
         if module.global_rank == 0 and graphs:
             biggest = max(graphs.values(), key=lambda g: len(g.node))

@@ -16,13 +16,12 @@ from src.frameworks.torch_graph import fx_graph
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    torchw.set_threads(threads)
-    accelerator = torchw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
+    start = lightning.begin(problem, cfg, recorder, threads)
     # Dynamo's in-memory cache would serve a later run in this process (a sweep's next job) the graphs of an
-    # earlier one, its builds then unseen: each run starts without it.  (Inductor's cache on disk stays;
-    # a build served from it says so.)
+    # earlier one, its builds then unseen: each run starts without it.  Inductor's caches are the run's
+    # (trainer.compile_cache: empty for a cold run, src/compile_cache.py); a build served from them says so.
     torch._dynamo.reset()
+    hits = torchw.CacheHits()  # and Inductor's in-memory caches cleared: only trainer.compile_cache serves
     watch = torchw.CompileWatch(recorder)
 
     def after_forward(loss, inputs) -> float:
@@ -38,7 +37,8 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         graphs.append(fx_graph(gm))
         return compile_fx(gm, example_inputs)
 
-    module = lightning.StepModule(problem, recorder, cfg.trainer.checkpoint_every_n_steps, on_step=after_forward)
+    module = lightning.StepModule(problem, recorder, start.model, cfg.trainer.checkpoint_every_n_steps,
+                                  on_step=after_forward)
     # dynamic=True: the step's Python ints are symbolic unless the graph needs their value, as a loop's trip
     # count does (range(depth) still specialises: one graph per depth, as dynamic=False gives).  With
     # dynamic=False every int is a constant: rnn would compile a graph per batch of its pool, and past the
@@ -46,9 +46,10 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     # Compiled lazily, by the step that first needs it.
     module.loss_of = torch.compile(module.net.loss, dynamic=True, backend=inductor_keeping_the_graph)
     try:
-        lightning.fit(module, cfg, accelerator)
+        lightning.fit(module, cfg, start.accelerator)
     finally:
         watch.close()
+        recorder.record("cache_hits", hits.hits())
         if module.global_rank == 0 and graphs:
             recorder.write_graph(max(graphs, key=lambda g: len(g.node)).SerializeToString())
             if len(graphs) > 1:

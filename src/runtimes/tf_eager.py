@@ -3,20 +3,16 @@ Python, every step, like PyTorch.  It builds no graph ahead of time; instead it 
 ops that step ran and recorded (src/frameworks/tf.py OpCounter)."""
 from __future__ import annotations
 
-import importlib
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
-from src.registry import model_module
 from src.runtimes.base import train_loop
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    tfw.set_threads(threads)
-    accelerator = tfw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
-    with tf.device(tfw.device(accelerator)):
-        net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
+    start = tfw.begin(problem, cfg, recorder, threads)
+    with tf.device(start.device):
+        net = tfw.TF2Step(problem, start.model)
         ops = tfw.OpCounter()
 
         def run(inputs):

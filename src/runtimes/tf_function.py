@@ -6,19 +6,15 @@ trace is made, timed and counted during setup; a retrace (there should be none) 
 TensorFlow's own trace counter (src/frameworks/tf.py TraceWatch)."""
 from __future__ import annotations
 
-import importlib
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
-from src.registry import model_module
 from src.runtimes.base import train_loop
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    tfw.set_threads(threads)
-    accelerator = tfw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
-    with tf.device(tfw.device(accelerator)):
-        net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
+    start = tfw.begin(problem, cfg, recorder, threads)
+    with tf.device(start.device):
+        net = tfw.TF2Step(problem, start.model)
         run = tfw.traced_step(net, recorder)
         train_loop(problem, cfg, recorder, run, net.state)

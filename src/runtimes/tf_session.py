@@ -6,20 +6,18 @@ only the model's per-step inputs (DynamicNet's depth), through a callable whose 
 built once."""
 from __future__ import annotations
 
-import importlib
 import time
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf, v1
-from src.registry import model_module
 from src.runtimes.base import train_loop
 
 
 class SessionTrainer:
     """Owns the graph and its Session; `step(inputs)` runs one training step and returns the loss."""
 
-    def __init__(self, problem, accelerator: str, threads: int):
-        model = importlib.import_module(model_module(problem.model, "tensorflow"))
+    def __init__(self, problem, start, threads: int):
+        model, accelerator = start.model, start.accelerator
         t_build = time.perf_counter()
         self.graph = tf.Graph()
         init_feed = {}
@@ -29,7 +27,7 @@ class SessionTrainer:
             init_feed[ph] = value
             return v1.Variable(ph, name=name, trainable=trainable, use_resource=True)
 
-        with self.graph.as_default(), tf.device(tfw.device(accelerator)):
+        with self.graph.as_default(), tf.device(start.device):
             with tf.name_scope("data"):
                 data = {k: variable(k, v, trainable=False) for k, v in problem.data.items()}
             with tf.name_scope("parameters"):
@@ -70,10 +68,9 @@ class SessionTrainer:
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    accelerator = tfw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
+    start = tfw.begin(problem, cfg, recorder, threads)
     recorder.status("building the static graph and its Session...")
-    trainer = SessionTrainer(problem, accelerator, threads)
+    trainer = SessionTrainer(problem, start, threads)
     try:
         graph_def = trainer.graph.as_graph_def()
         recorder.graph_built(trainer.build_s, "graph", nodes=tfw.graph_nodes(graph_def))

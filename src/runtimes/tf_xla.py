@@ -8,21 +8,17 @@ that compiles without running; so the setup runs the step once on the start's we
 back: the compile (0.3-1.3 s here) is setup, and step 1 is a step like the others."""
 from __future__ import annotations
 
-import importlib
 import time
 
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
-from src.registry import model_module
 from src.runtimes.base import train_loop
 
 
 def fit(problem, cfg, recorder, threads: int) -> None:
-    tfw.set_threads(threads)
-    accelerator = tfw.accelerator(cfg.trainer.accelerator)
-    recorder.start(accelerator)
-    with tf.device(tfw.device(accelerator)):
-        net = tfw.TF2Step(problem, importlib.import_module(model_module(problem.model, "tensorflow")))
+    start = tfw.begin(problem, cfg, recorder, threads)
+    with tf.device(start.device):
+        net = tfw.TF2Step(problem, start.model)
         run = tfw.traced_step(net, recorder, jit_compile=True)
         weights, momentum = net.state()
         recorder.status("compiling the step with XLA (jit_compile=True)...")

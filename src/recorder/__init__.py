@@ -1,0 +1,317 @@
+"""The one place that writes what a run produced, for every runtime alike.
+
+A runtime reports each step (loss, compute time); the recorder times the whole step as the loop sees it,
+writes TensorBoard events, drives the progress bar, saves checkpoints, and at the end writes result.json.
+It knows nothing about frameworks.  In a multi-process (DDP) run only rank zero's recorder writes anything
+(the others are Recorder(enabled=False), on which every call works and writes nothing).
+
+`Recorder` is the facade runtimes and run.py call; each concern is a module of its own:
+
+    stats.py    step timing and statistics: losses, times, graph builds, medians, spread, noise
+    tblog.py    the TensorBoard log: scalars, graphs, HParams
+    rundir.py   result.json, .hydra/, the checkpoint, resuming from the event files
+    console.py  progress bar, status and warning lines, the summary a run ends with
+
+A value a runtime measures in a step goes through `recorder.scalar(tag, value)` before that step's
+`recorder.step(...)`: TensorBoard gets it under `tag` at that step, result.json's `summary[tag]` its median
+and worst over the steady steps, the sweep summary a column `<tag> (median)`, and with metric=True the
+HParams tab a metric.  A value of the whole run goes through `recorder.record(key, value)`: result.json
+under `key`, and a column of the sweep summary.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+from src.errors import GraphduelError
+from src.interrupt import GracefulStop, Interrupted
+from src.recorder import rundir
+from src.recorder.console import Console, summary_text
+from src.recorder.stats import MAX_BUILDS, NOISY, Steps, spread
+from src.recorder.tblog import TBLog
+
+__all__ = ["FLUSH_EVERY", "MAX_BUILDS", "NOISY", "Diverged", "Recorder", "spread", "summary_text"]
+
+FLUSH_EVERY = 100  # steps between flushes to the OS: an interrupted run keeps all its steps
+# The tags the recorder writes itself, every step (or at the setup, step 0): a runtime's scalar() may not
+# take one of them, nor one of the model's step_scalars.
+OWN_TAGS = frozenset({"time/step_ms", "time/compute_ms", "time/elapsed_s", "graph/compiles", "graph/compile_ms",
+                      "graph/nodes", "Overview/loss_log10", "Overview/step_ms", "train/loss", "train/loss_float64"})
+
+
+class Diverged(GraphduelError):
+    exit_code = 1
+
+    def __init__(self, step: int, loss: float, lr: float, default_lr: float):
+        self.step = step
+        # The model's own default is known to train; below it, a decade down is a guess worth trying.
+        suggest = default_lr if lr > default_lr else lr / 10
+        super().__init__(
+            f"the loss became {loss} at step {step}: training diverged. "
+            f"Try a lower learning rate, e.g. model.optimizer.lr={suggest:g}."
+        )
+
+
+class Recorder:
+    def __init__(self, run_dir: str, cfg: Any, framework: str | None, graph: str | None, threads: int,
+                 stop: GracefulStop | None = None, enabled: bool = True, problem=None):
+        self.run_dir = os.path.abspath(run_dir)
+        self.problem = problem
+        self.threads = threads
+        self.cfg = cfg
+        self.enabled = enabled
+        self.stop = stop
+        self.info = {
+            "model": cfg.model.name,
+            "runtime": cfg.runtime.name,
+            "framework": framework,
+            "graph": graph,
+            "accelerator": None,
+            "precision": cfg.trainer.precision,
+            "seed": cfg.seed,
+        }
+        self.stats = Steps()
+        self.tblog = TBLog(self.run_dir, enabled)
+        self.console = Console(enabled, cfg.trainer.progress_bar)
+        self.setup_s: float | None = None
+        self.import_s: float | None = None
+        self.checkpoint_step: int | None = None
+        self.warnings: list[str] = []
+        self.records: dict[str, Any] = {}  # record(key, value): result.json's own keys, in call order
+        self.metrics: dict[str, None] = {}  # scalar(..., metric=True) tags, in order, for the HParams tab
+        self.started = False
+        self._t_start = time.perf_counter()
+        self.start_time = time.time()
+        self._t_last: float | None = None
+        self._elapsed_offset = 0.0  # a resumed run's elapsed time before this session
+        self._scalars: dict = {}  # the model's per-step tags (DynamicNet: model/depth), as columns
+        self._first = 0
+        self._hparams_due = False  # the loop started, the HParams start not yet written (see _hparams_start)
+        self._hparams_written = False
+
+    # The statistics, by their old names (callers read them off the recorder).
+    step_no = property(lambda self: self.stats.step_no)
+    losses = property(lambda self: self.stats.losses)
+    step_ms = property(lambda self: self.stats.step_ms)
+    compute_ms = property(lambda self: self.stats.compute_ms)
+    nodes = property(lambda self: self.stats.nodes)
+    compiles = property(lambda self: self.stats.compiles)
+    compile_s = property(lambda self: self.stats.compile_s)
+    builds = property(lambda self: self.stats.builds)
+    build_steps = property(lambda self: self.stats.build_steps)
+
+    @property
+    def stop_signal(self) -> int | None:
+        return self.stop.signum if self.stop else None
+
+    def runtime_imported(self) -> None:
+        """Framework imports are timed apart (import_s): setup_s starts after them."""
+        now = time.perf_counter()
+        self.import_s = now - self._t_start
+        self._t_start = now
+
+    def start(self, accelerator: str | None) -> None:
+        """The run is accepted: from here on it owns its directory.  Writes the config it runs with
+        (.hydra/, under Hydra), result.json 'running', and for a resumed run keeps its logged steps up to
+        the checkpoint.  Nothing is written before this, so a refused run leaves its directory as it was."""
+        self.info["accelerator"] = accelerator
+        self.started = True
+        if not self.enabled:
+            return
+        os.makedirs(self.run_dir, exist_ok=True)
+        rundir.save_hydra_config(self.run_dir, self.cfg)
+        if self.problem is not None and self.problem.start_step:
+            step = self.problem.start_step
+            own = OWN_TAGS | set(self.problem.step_scalars(0, 1))
+            self._elapsed_offset = rundir.resume(self.run_dir, step, self.stats, self.tblog, own)
+            self.checkpoint_step = step
+        rundir.write_result(self.run_dir, self.result("running"))
+
+    # -- called by runtimes --------------------------------------------------------------
+    def graph_built(self, seconds: float, what: str, reason: str | None = None, nodes: int = 0,
+                    count: bool = True) -> dict:
+        """A graph build: a static graph built, a function traced or retraced, a graph compiled.  Reported
+        before the loop, it is the setup's (TensorBoard step 0); inside the loop, it belongs to the step in
+        flight, whose compute_ms then excludes it (the build happened inside the step's computation).
+        count=False adds time to a build counted already (torch.compile's lazily compiled backward)."""
+        step = self.step_no + 1 if self._t_last is not None else self.step_no  # in flight, or the setup
+        # The runtime may add its reason to the returned build later, once the framework has it.
+        return self.stats.build(step, seconds, what, reason, nodes, count)
+
+    def graph_nodes(self, nodes: int) -> None:
+        """An eager step's graph, rebuilt this step: its nodes (autograd nodes, or ops run and recorded)."""
+        self.stats.pending_nodes += nodes
+
+    def scalar(self, tag: str, value: float, *, metric: bool = False) -> None:
+        """A value the runtime measured in the step in flight (call it before that step's step()): written to
+        TensorBoard under `tag` at that step; result.json's summary[tag] holds its median and worst (largest)
+        over the steady steps; the sweep summary shows `<tag> (median)`.  metric=True also makes its median a
+        metric of the HParams tab (`trial/<tag>`); a metric is reported from the session's first step on,
+        when the tab's list of metrics is written."""
+        if tag in OWN_TAGS or tag in self._scalars:
+            raise ValueError(f"recorder.scalar({tag!r}): the recorder writes that tag itself; name yours apart")
+        self.stats.pending_values[tag] = float(value)
+        if metric and tag not in self.metrics:
+            self.metrics[tag] = None
+            if self._hparams_written:
+                self.warn(f"{tag} became an HParams metric after the first step: the tab lists it from the "
+                          "next run on (report a metric from the first step)")
+
+    def record(self, key: str, value: Any) -> None:
+        """A value of the whole run (JSON-able): result.json's `key`, and a column of the sweep summary."""
+        if key in _RESULT_KEYS:
+            raise ValueError(f"recorder.record({key!r}): result.json has that key already; name yours apart")
+        self.records[key] = value
+
+    def status(self, text: str) -> None:
+        """A word on what a slow part of the run is doing now (importing, building, tracing, compiling): on
+        the progress bar once there is one, else a line of its own.  Silent without a progress bar."""
+        self.console.status(text)
+
+    def warn(self, text: str) -> None:
+        """Something the user must know about the run (a compile that fell back to eager, say): in
+        result.json, the summary, and on stderr now."""
+        if text not in self.warnings:
+            self.warnings.append(text)
+            self.console.warn(text)
+
+    def write_graph(self, graph_def_bytes: bytes, tag: str | None = None) -> None:
+        """A serialized GraphDef for TensorBoard's Graphs tab: the run's graph, or with a `tag` one more graph
+        the tab's Tag menu offers (say, the graph of each DynamicNet depth)."""
+        self.tblog.graph(graph_def_bytes, tag, step=self.step_no)
+
+    def loop_start(self, first_step: int = 0) -> None:
+        """Marks the start of the training loop; step timings are measured from here on."""
+        self.stats.step_no = self._first = first_step
+        self._t_last = time.perf_counter()
+        if not self.enabled:
+            return
+        if self.problem is not None:  # the model's per-step tags (DynamicNet: model/depth), by position
+            self._scalars = {tag: col.tolist() for tag, col in
+                             self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
+        self._hparams_due = True
+        if first_step == 0:  # the setup, as step 0: the graphs built before the first step, its time
+            build_ms, nodes = self.stats.take_setup()
+            self.tblog.scalars(0, {"graph/compiles": self.compiles, "graph/compile_ms": build_ms,
+                                   "graph/nodes": nodes, "time/elapsed_s": time.perf_counter() - self._t_start})
+        self.console.open_bar(f"{self.info['model']} on {self.info['runtime']}", self.cfg.trainer.max_steps,
+                              first_step)
+        self._t_last = time.perf_counter()
+
+    def step(self, loss: float, compute_ms: float) -> None:
+        """Records one finished step; raises Diverged on a non-finite loss, and Interrupted after a
+        step during which SIGINT or SIGTERM arrived."""
+        now = time.perf_counter()
+        step_ms = (now - (self._t_last if self._t_last is not None else self._t_start)) * 1e3
+        if self.setup_s is None:
+            self.setup_s = now - self._t_start
+        stats = self.stats
+        compute_ms, build_ms, nodes, reported = stats.add(loss, step_ms, compute_ms)
+        step_no = stats.step_no
+        if self.enabled:
+            values = {"time/step_ms": step_ms, "time/compute_ms": compute_ms,
+                      "time/elapsed_s": self._elapsed_offset + (now - self._t_start),
+                      "graph/compiles": stats.compiles, "graph/compile_ms": build_ms, "graph/nodes": nodes}
+            for tag, col in self._scalars.items():
+                values[tag] = col[step_no - 1 - self._first]
+            if reported:
+                values.update(reported)
+            # TensorBoard opens its first two groups of charts (sorted by name, capitals first): "Overview"
+            # holds what to look at first, the loss on a log scale (it falls from 3e7 to 1e-5) and the step time.
+            values["Overview/loss_log10"] = math.log10(loss) if loss > 0 else float("nan")
+            values["Overview/step_ms"] = step_ms
+            values["train/loss"] = loss
+            # At float64, the loss to its last digit too (TensorBoard's dashboards show the float32 one).
+            doubles = {"train/loss_float64": loss} if self.info["precision"] == 64 else None
+            self.tblog.scalars(step_no, values, doubles=doubles)
+            if self._hparams_due:  # after the first step: its reported metrics are known
+                self._hparams_start()
+        if not math.isfinite(loss):
+            from src import models
+
+            raise Diverged(step_no, loss, self.cfg.model.optimizer.lr,
+                           models.spec(self.cfg.model.name).Config().optimizer.lr)
+        if step_no % FLUSH_EVERY == 0:
+            self.tblog.flush()
+        self.console.step(step_no, loss)
+        if self.stop is not None and self.stop.signum is not None:
+            raise Interrupted(self.stop.signum, step_no)
+        # Taken last, so the recorder's own work is counted in the next step, as the loop sees it.
+        self._t_last = time.perf_counter()
+
+    def checkpoint(self, weights: dict, momentum: dict) -> None:
+        """Saves the state after the last recorded step (once per step), and flushes the events."""
+        if not self.enabled or self.checkpoint_step == self.step_no:
+            return
+        rundir.save_checkpoint(self.run_dir, self.step_no, weights, momentum, model=self.info["model"])
+        self.checkpoint_step = self.step_no
+        self.tblog.flush()
+
+    # -- called by the orchestrator ------------------------------------------------------
+    def finish(self, status: str, error: str | None = None) -> dict:
+        from src import hparams
+        from src.environment import describe
+
+        result = self.result(status, error)
+        result["environment"] = describe()  # what reproducing its timings needs (read at the end: ~0.1 s)
+        if not self.enabled:
+            return result
+        self.console.close()
+        rundir.write_result(self.run_dir, result)
+        if self._hparams_due:  # the loop started, but no step was recorded
+            self._hparams_start()
+        if self.started:  # (the tblog writes them only into a log already begun)
+            # The HParams tab's metrics: the run's final numbers, as scalars at its last step.
+            final = {tag: result[tag.split("/")[1]] for tag, _ in hparams.METRICS
+                     if tag.startswith("trial/") and result[tag.split("/")[1]] is not None}
+            final.update({f"trial/{tag}": result["summary"][tag]["median"] for tag in self.metrics
+                          if result["summary"].get(tag, {}).get("median") is not None})
+            self.tblog.hparams_end(self.step_no, final, status)
+        self.tblog.close()
+        return result
+
+    def _hparams_start(self) -> None:
+        from src import hparams
+        from src.sweeps import experiment
+
+        self._hparams_due, self._hparams_written = False, True
+        metrics = hparams.METRICS + tuple((f"trial/{tag}", f"{tag} (median)") for tag in self.metrics)
+        values = self.hparams()
+        every, differs = experiment(values)  # in a sweep, every job's hparams: the table has every column
+        self.tblog.hparams_start(values, differs, metrics, every)
+
+    def hparams(self) -> dict:
+        """The run's settings for the HParams tab (src/hparams.py)."""
+        from src import hparams
+
+        return hparams.values(self.cfg, self.info, self.threads)
+
+    def result(self, status: str, error: str | None = None) -> dict:
+        return {
+            **self.info,
+            "status": status,
+            **self.stats.fields(),
+            "elapsed_s": None if self._t_last is None else self._elapsed_offset + (self._t_last - self._t_start),
+            "warnings": self.warnings,
+            "setup_s": self.setup_s,
+            "import_s": self.import_s,
+            "run_dir": self.run_dir,
+            "threads": self.threads,
+            "checkpoint_step": self.checkpoint_step,
+            "error": error,
+            "start_time": self.start_time,  # epoch seconds
+            "end_time": None if status == "running" else time.time(),
+            **self.records,
+            "recorded": list(self.records),  # which keys came from record(): the sweep summary's columns
+        }
+
+
+# result.json's keys that record() may not take.
+_RESULT_KEYS = frozenset({"model", "runtime", "framework", "graph", "accelerator", "precision", "seed", "status",
+                          "steps", "first_loss", "final_loss", "median_step_ms", "median_compute_ms",
+                          "median_steady_ms", "iqr_steady_ms", "noisy", "compiles", "compile_s", "nodes_per_step",
+                          "builds", "summary", "elapsed_s", "warnings", "setup_s", "import_s", "run_dir", "threads",
+                          "checkpoint_step", "error", "start_time", "end_time", "recorded", "environment", "job",
+                          "break_even_step", "break_even_vs"})

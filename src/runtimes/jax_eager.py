@@ -1,0 +1,36 @@
+"""JAX op by op, no jit: JAX's dynamic graph, the partner of jax_jit as tf_eager is tf_function's.
+
+jax.value_and_grad of the model's loss, called on concrete arrays every step, as the plain JAX loop
+(src/reference/jax_loop.py) and JAX's own tutorials do before they reach for jax.jit: Python runs the
+forward pass every step, each op dispatched to XLA on its own (XLA compiles each primitive once, for its
+shapes, and caches it), the backward traced anew every step; DynamicNet's depth is a Python int and its
+loop a Python loop, rnn's time loop likewise.  It builds no graph ahead of time; instead it reports,
+every step, the primitives that step dispatched (src/frameworks/jax.py PrimitiveCounter).  Then the same
+SGD with torch's momentum rule as jax_jit."""
+from __future__ import annotations
+
+from src.frameworks import jax as jaxw
+from src.frameworks.jax import jax
+from src.runtimes.base import train_loop
+
+
+def fit(problem, cfg, recorder, threads: int) -> None:
+    start = jaxw.begin(problem, cfg, recorder, threads)
+    model, dev = start.model, start.device
+    with jaxw.precision(problem):
+        state = {"params": jaxw.arrays(problem.weights, dev), "buffers": jaxw.momentum_buffers(problem, dev)}
+        data = jaxw.arrays(problem.data, dev)
+        grad_fn = jax.value_and_grad(model.loss)
+        ops = jaxw.PrimitiveCounter()
+
+        def run(inputs: dict) -> float:
+            loss, grads = grad_fn(state["params"], data, inputs, problem)
+            recorder.graph_nodes(ops.take())
+            state["params"], state["buffers"] = jaxw.sgd(problem, state["params"], state["buffers"], grads)
+            return float(loss)  # waits for the step: JAX dispatches asynchronously
+
+        try:
+            train_loop(problem, cfg, recorder, run,
+                       lambda: (jaxw.numpy(state["params"]), jaxw.numpy(state["buffers"])))
+        finally:
+            ops.close()

@@ -52,7 +52,9 @@ def test_a_users_subdir_wins(tmp_path):
 
 
 def test_the_configs_subdir_is_what_another_sweeper_uses(tmp_path):
-    """conf/config.yaml's hydra.sweep.subdir is live: Hydra's own basic sweeper names jobs by it."""
+    """conf/config.yaml's hydra.sweep.subdir is live: Hydra's own basic sweeper names jobs by it (graphduel's
+    sweeper refines exactly that value, and takes any other as the user's: test_a_users_subdir_wins).  This one
+    guards the default; it passed before too."""
     d = tmp_path / "sweep"
     out = sweep(d, *QUICK, "seed=0,1", "hydra/sweeper=basic")
     assert out.returncode == 0, out.stderr[-3000:]

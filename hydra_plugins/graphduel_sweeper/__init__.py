@@ -171,7 +171,7 @@ class GraphduelSweeper(basic_sweeper()):
         OmegaConf.save(self.config, os.path.join(sweep_dir, "multirun.yaml"))
         sweeps.write_experiment(sweep_dir, self._every, self._differs)
         sweeps.clear_stop(sweep_dir)
-        for j in jobs:
+        for j in jobs if resuming else []:  # a continued sweep's jobs that start again: without partial logs
             if j.state == "start":
                 sweeps.clear_for_restart(j.dir)
         returns, failed, lost = [], [], None

@@ -47,7 +47,9 @@ def test_experiment_runs_every_model_under_every_runtime(experiment):
     assert len(jobs) == JOBS
     assert {(r["model"], r["runtime"]) for r in results} == {(m, r) for m in MODELS for r in RUNTIMES}
     assert all(r["status"] == "completed" for r in results)
-    assert all(j == f"{i}_{r['model']}_{r['runtime']}" for i, (j, r) in enumerate(zip(jobs, results)))
+    width = len(str(JOBS - 1))  # job numbers zero-padded: `ls` lists jobs in job order
+    assert all(j == f"{i:0{width}d}_{r['model']}_{r['runtime']}" for i, (j, r) in enumerate(zip(jobs, results)))
+    assert sorted(jobs) == jobs
     # Frameworks share the process (one job after another): none lets another's C++ start-up logs through.
     assert not re.search(r"^[IWE]\d{4} \d\d:\d\d:\d\d", out.stderr, re.M), out.stderr[-2000:]
 

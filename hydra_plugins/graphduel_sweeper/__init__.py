@@ -187,8 +187,9 @@ class GraphduelSweeper(basic_sweeper()):
                         returns.append(results)
                         failed += [(j, r) for j, r in zip(run, results) if str(r.status) == "JobStatus.FAILED"]
                     first += len(batch)
-            except KeyboardInterrupt:  # a second Ctrl-C: what ran is summarised all the same
-                sweeps.stop_sweep(sweep_dir, signal.SIGINT)
+            except (KeyboardInterrupt, SystemExit) as e:  # a second Ctrl-C: what ran is summarised all the same
+                code = getattr(e, "code", None)
+                sweeps.stop_sweep(sweep_dir, code - 128 if isinstance(code, int) and code > 128 else signal.SIGINT)
             except Exception as e:  # a launcher lost a job (a cluster job killed before it returned, say)
                 lost = e
         signum = sweeps.stopped(sweep_dir)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from src.errors import ConfigError
+from src.overrides import parse as parse_override
 
 # Options that ask Hydra for information instead of a run: left to Hydra as they are.
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve", "package")
@@ -76,18 +77,12 @@ def preflight(argv: list[str]) -> list[str]:
 
 
 def _without_sweeps(overrides: list[str]) -> list[str]:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
     kept = []
     for o in overrides:
-        try:
-            parsed = parser.parse_overrides([o])[0]
-        except Exception as e:
-            raise ConfigError(f"{o} is not a valid override: {_first_line(e)}.") from None
-        if not parsed.is_sweep_override():
+        parsed = parse_override(o)  # a ConfigError if Hydra cannot read it
+        if not parsed.sweep:
             kept.append(o)
-        elif parsed.key_or_group.startswith("hydra."):
+        elif parsed.key.startswith("hydra."):
             raise ConfigError(f"{o}: Hydra cannot sweep over its own settings (hydra.*): give one value, "
                               "and run one sweep per value.")
     return kept
@@ -137,8 +132,8 @@ def remove_refused_run_dirs() -> None:
 
 # -- resume -------------------------------------------------------------------------------------
 def _resume_dir(overrides: list[str]) -> str | None:
-    values = [o.split("=", 1)[1] for o in overrides if o.startswith("resume=")]
-    return values[-1] if values and values[-1] not in ("", "null") else None
+    values = [o.value for o in map(parse_override, overrides) if o.key == "resume"]
+    return values[-1] if values and values[-1] not in ("", "null", None) else None
 
 
 def _resume_overrides(run_dir: str, overrides: list[str]) -> list[str]:
@@ -167,16 +162,9 @@ def _resume_overrides(run_dir: str, overrides: list[str]) -> list[str]:
 def _merge(old: list[str], new: list[str]) -> list[str]:
     """Overrides by key, in order, a later one replacing an earlier one of the same key: resuming again
     and again never grows the list."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
     merged: dict[str, str] = {}
     for o in [*old, *new]:
-        try:
-            p = parser.parse_overrides([o])[0]
-            key = p.key_or_group + (f"@{p.package}" if p.package else "")
-        except Exception as e:
-            raise ConfigError(f"{o} is not a valid override: {_first_line(e)}.") from None
+        key = parse_override(o).key
         merged.pop(key, None)  # a replaced key moves to where it was given last
         merged[key] = o
     return list(merged.values())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -55,16 +55,21 @@ class TrainerConfig:
     accelerator: str = _help("auto", "auto, cpu or gpu")
     devices: int = _help(1, "devices (Lightning's meaning; lightning runtimes only)")
     strategy: str = _help("auto", "Lightning's strategy, e.g. ddp (lightning runtimes only)")
-    num_threads: Optional[int] = _help(None, "CPU threads for either framework; null: all cores (split "
+    num_threads: int | None = _help(None, "CPU threads for either framework; null: all cores (split "
                                              "between jobs that run side by side)")
     precision: int = _help(32, "32 or 64: float32 or float64 end to end (data, weights, momentum, loss)")
     progress_bar: bool = _help(True, "show the progress bar")
     checkpoint_every_n_steps: int = _help(100, "steps between checkpoints (also at the end and when "
                                                "interrupted; 0: only then)")
+    steps_per_call: int = _help(1, "training steps per graph call, an in-graph loop over the steps' inputs (Keras' "
+                                   "steps_per_execution): tf_session, tf_function, tf_xla, jax_jit; each step still "
+                                   "logged, its time the call's over K")
+    peak_file: str | None = _help("~/.cache/graphduel/peak.json", "this machine's GEMM rates (python bench.py "
+                                     "--peak writes it): each run's floor; null: report no floor")
     compile_cache: str = _help("cold", "cold: every run compiles with empty caches of its own (torch.compile's, "
                                        "JAX's, XLA's), as a first run does; warm: a persistent cache in "
                                        "compile_cache_dir, as a repeated run does")
-    compile_cache_dir: Optional[str] = _help(None, "the warm cache's directory; null: outputs/compile_cache "
+    compile_cache_dir: str | None = _help(None, "the warm cache's directory; null: outputs/compile_cache "
                                                    "where train.py runs")
 
 
@@ -84,7 +89,7 @@ class DebugConfig:
                                "hidden layer NaN from fault_step on); shape (one unit short at fault_step); "
                                "data_if (a Python if on a tensor's value); index (one past the end at fault_step)")
     fault_step: int = _help(3, "the step at which debug.fault=nan, shape or index strikes")
-    pdb_commands: Optional[str] = _help(None, "with debug.probe=breakpoint: pdb commands run at every stop instead "
+    pdb_commands: str | None = _help(None, "with debug.probe=breakpoint: pdb commands run at every stop instead "
                                               "of reading the terminal, ';;'-separated (e.g. 'p h.mean();;c'); "
                                               "null: the terminal (stdin), as Python's breakpoint() does")
 
@@ -97,7 +102,7 @@ class Config:
     data: DataConfig = MISSING
     debug: DebugConfig = MISSING
     seed: int = _help(0, "seeds the data, the initial weights and the per-step inputs, in every runtime alike")
-    resume: Optional[str] = _help(None, "a run directory to continue from its last checkpoint")
+    resume: str | None = _help(None, "a run directory to continue from its last checkpoint")
 
 
 def register_configs() -> None:
@@ -158,6 +163,7 @@ def validate(cfg: Any) -> None:
         need(r.mode in COMPILE_MODES, "runtime.mode", r.mode, "use one of " + ", ".join(COMPILE_MODES))
         need(r.mode == "default" or r.backend == "inductor", "runtime.mode", r.mode,
              f"a mode is Inductor's: use runtime.mode=default with runtime.backend={r.backend}, or runtime.backend=inductor")
+    need(t.steps_per_call >= 1, "trainer.steps_per_call", t.steps_per_call, "use 1 or more")
     need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
@@ -186,6 +192,14 @@ def _check_runtime(cfg: Any) -> None:
         if t.strategy != "auto":
             raise ConfigError(f"trainer.strategy={t.strategy} is not supported by runtime={name}: "
                               "use trainer.strategy=auto, or runtime=lightning.")
+    if t.steps_per_call > 1 and not rt.steps_per_call:
+        able = ", ".join(n for n, r in registry.RUNTIMES.items() if r.steps_per_call)
+        why = ("it runs every op from Python, one step at a time" if rt.graph == "dynamic" else
+               "torch.compile compiles the model's forward; K steps in one call would need the whole step "
+               "(backward, by compiled autograd, and the optimizer's update) inside one graph with a loop over K "
+               "steps' inputs, which dynamo unrolls K times (torch's in-graph while_loop runs no autograd in its body)")
+        raise ConfigError(f"trainer.steps_per_call={t.steps_per_call} is not supported by runtime={name}: {why}; "
+                          f"use trainer.steps_per_call=1, or one of {able}.")
     registry.model_module(cfg.model.name, rt.framework)
 
 

@@ -28,6 +28,7 @@ class Problem:
     momentum: float
     seed: int = 0
     precision: int = 32
+    batch_size: int = 0  # data.batch_size, which the model's FLOPs per step depend on (src/flops.py)
     # Where training starts: 0, or a checkpoint's step, with its SGD momentum buffers (by weight name).
     start_step: int = 0
     momentum_state: dict[str, np.ndarray] = field(default_factory=dict)
@@ -96,4 +97,5 @@ def make_problem(cfg) -> Problem:
     return Problem(model=cfg.model.name, cfg=model_cfg, data=cast(data), weights=cast(weights),
                    lr=model_cfg.optimizer.lr, momentum=model_cfg.optimizer.momentum, seed=cfg.seed,
                    precision=cfg.trainer.precision, probe=debug.get("probe", "none"),
-                   fault=debug.get("fault", "none"), fault_step=debug.get("fault_step", 0))
+                   fault=debug.get("fault", "none"), fault_step=debug.get("fault_step", 0),
+                   batch_size=cfg.data.batch_size)

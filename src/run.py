@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import os
 
-from src import checkpoint, compile_cache, debugging, registry, runtimes
+from src import checkpoint, compile_cache, debugging, flops, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -96,6 +96,9 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                     recorder = None
             if phase is not None and failed is not None and recorder is not None and recorder.started:
                 debugging.failure(cfg, recorder, phase, failed)
+            if recorder is not None and recorder.started and recorder.problem is not None and recorder.step_ms:
+                flops.record(recorder, recorder.problem, cfg.trainer.peak_file)
+                recorder.record("steps_per_call", cfg.trainer.steps_per_call)
             result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
             if result["steps"] and recorder.enabled:
                 print(summary_text(result), flush=True)

@@ -7,7 +7,8 @@ an experiment's hydra.sweeper.params), composes each job's config with Hydra's o
 runs graphduel's checks on it: a bad value in job 7 stops the sweep before job 1 with one line and exit
 code 2, and no framework imported.  Unless the user gave a hydra.sweep.subdir of their own, it names each
 job by the values the sweep varies (src/sweeps.py: `1_two_layer_lightning_lr-10`).  Then it launches the
-jobs as the basic sweeper does, batch by batch, and adds what docs/sweeps.md lists:
+jobs as the basic sweeper does, batch by batch (with `hydra.sweeper.list_jobs=true` it prints the
+jobs' names instead and runs nothing), and adds what docs/sweeps.md lists:
 
 - a job that raises is reported by name with what it raised, every other job still runs, and the summary
   is written (the basic sweeper stops at the end of the batch and prints only the traceback);
@@ -40,6 +41,8 @@ class GraphduelSweeperConf:
     _target_: str = "hydra_plugins.graphduel_sweeper.GraphduelSweeper"
     max_batch_size: Optional[int] = None  # noqa: UP045
     params: Optional[Dict[str, str]] = None  # noqa: UP006, UP045
+    # true: check every job, print their names (one a line), run none (hydra.sweeper.list_jobs=true)
+    list_jobs: bool = False
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="graphduel", node=GraphduelSweeperConf,
@@ -56,11 +59,19 @@ class _Job:
 
 
 class GraphduelSweeper(basic_sweeper()):
+    def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None,
+                 list_jobs: bool = False):
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.list_jobs = list_jobs
+
     def sweep(self, arguments: list[str]) -> Any:
         from src.errors import ConfigError
 
         try:
             jobs, sweep_dir, resuming = self.plan(arguments)
+            if self.list_jobs:  # what the sweep would run, each job composed and checked; nothing run or written
+                print("\n".join(os.path.relpath(j.dir, sweep_dir) for j in jobs))
+                sys.exit(0)
         except ConfigError as e:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise

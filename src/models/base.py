@@ -39,3 +39,8 @@ def uniform_ints(rng: np.random.Generator, stop: int, low: int, high: int) -> np
     each, mapped by multiply-shift (bias below 1e-9)."""
     raw = rng.integers(0, 2**32, size=stop, dtype=np.uint64)
     return (low + ((raw * np.uint64(high - low + 1)) >> np.uint64(32))).astype(np.int64)
+
+
+def gemm(m, k, n):
+    """FLOPs of an (m, k) @ (k, n) matrix product: a multiply and an add per term, 2mkn (numpy arrays broadcast)."""
+    return 2 * m * k * n

@@ -34,13 +34,41 @@ def parse(text: str) -> Override:
     try:
         parsed = _parser().parse_overrides([text])[0]
     except Exception as e:
-        why = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise ConfigError(f"{text} is not a valid override: {why}.") from None
+        raise ConfigError(not_an_override(text, e)) from None
     key = parsed.key_or_group + (f"@{parsed.package}" if parsed.package else "")
     # Hydra has read it as [prefix]key[@package][=value]: neither key nor package can hold a '=', so the
     # first one starts the value, as the user wrote it.
     has_value = "=" in parsed.input_line
     return Override(text, key, parsed.input_line.partition("=")[2] if has_value else None, parsed.is_sweep_override())
+
+
+def not_an_override(o: str, e: BaseException) -> str:
+    """Why Hydra's grammar cannot read `o`; for a value it takes only quoted (a path with `=`, quotes or
+    non-ASCII letters), the exact word to type instead."""
+    from src.shell import hydra_value, override_word
+
+    key, eq, value = o.partition("=")
+    try:
+        word = override_word(key, value) if eq and key and value else None
+    except ValueError:
+        word = None
+    if word:
+        unread = dict.fromkeys("non-ASCII letters" if ord(c) > 127 else repr(c) for c in value
+                               if hydra_value(f"a{c}b", key) != f"a{c}b")
+        return f"{o}: Hydra reads {', '.join(unread) or 'this value'} only inside quotes: type {word}"
+    return f"{o} is not a valid override: {_first_line(e)}."
+
+
+def _first_line(e: BaseException) -> str:
+    return next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+
+
+def interpreted(text: str):
+    """The value of one override as Hydra reads it (quotes removed, escapes undone), or a ConfigError."""
+    try:
+        return _parser().parse_overrides([text])[0].value()
+    except Exception as e:
+        raise ConfigError(not_an_override(text, e)) from None
 
 
 def key(text: str) -> str:

@@ -71,6 +71,8 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                 if cache.mode == "warm":
                     recorder.record("compile_cache_dir", cache.dir)
                 runtime = runtimes.load(cfg.runtime.name)
+                if stop.signum is not None:  # stopped during the import: before the run builds or writes anything
+                    raise Interrupted(stop.signum, problem.start_step)
                 recorder.runtime_imported()
                 with debugging.session(cfg, recorder) if phase else contextlib.nullcontext():
                     runtime.fit(problem, cfg, recorder, threads)

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -349,7 +350,7 @@ def report(sweep_dir: str | os.PathLike) -> int:
     if (Path(sweep_dir) / "roofline.png").exists() and roofline_points(rows):
         print(f"  roofline: {Path(sweep_dir).resolve() / 'roofline.png'} (table: roofline.md); "
               f"{floors_sentence(roofline_points(rows))}")
-    print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
+    print(f"  view with   tensorboard --logdir {shlex.quote(str(Path(sweep_dir).resolve()))}")  # pastes into bash
     noisy = [r["job"] for r in rows if r.get("noisy")]
     if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each
         which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"

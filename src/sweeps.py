@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import re
-import shlex
 import signal
 import sys
 import threading
@@ -210,11 +209,13 @@ def clear_for_restart(job_dir) -> None:
 
 
 def continue_command(argv: list[str], sweep_dir) -> str:
-    """The command that continues this sweep: the same command line, with resume=<the sweep's directory>."""
+    """The command that continues this sweep: the same command line, with resume=<the sweep's directory>,
+    as bash reads it back word for word (src/shell.py) and Hydra reads the directory back exactly."""
+    from src.shell import command, override_word
+
     args = [a for a in argv[1:] if not a.startswith("resume=")]
     script = argv[0] if argv and argv[0].endswith(".py") else "train.py"
-    return " ".join(["python", shlex.quote(script), *map(shlex.quote, args),
-                     shlex.quote(f"resume={Path(sweep_dir).resolve()}")])
+    return f"{command('python', script, *args)} {override_word('resume', str(Path(sweep_dir).resolve()))}"
 
 
 def _write_json(path: Path, content) -> None:

@@ -46,7 +46,7 @@ def test_the_command_that_continues_a_sweep_pastes():
 
     argv = ["train.py", "-m", "runtime=glob(tf_*)", "seed=0,1", "resume=/old", "hydra.sweep.dir=/a b"]
     command = continue_command(argv, "/a b")
-    assert command == "python train.py -m 'runtime=glob(tf_*)' seed=0,1 'hydra.sweep.dir=/a b' 'resume=/a b'"
+    assert command == 'python train.py -m "runtime=glob(tf_*)" seed=0,1 "hydra.sweep.dir=/a b" "resume=/a b"'
     assert shlex.split(command)[1:] == [*argv[:3], argv[3], argv[5], "resume=/a b"]
 
 

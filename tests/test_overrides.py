@@ -27,7 +27,8 @@ def test_a_key_and_its_value_as_given(text, key, value, sweep):
 def test_what_hydra_cannot_read_is_one_line():
     with pytest.raises(ConfigError) as e:
         parse("model.depth=[1,")
-    assert str(e.value).startswith("model.depth=[1, is not a valid override: ") and "\n" not in str(e.value)
+    # one line, and the quoted form Hydra would take instead (src/cli.py's refusal, shared by every reader)
+    assert str(e.value) == """model.depth=[1,: Hydra reads '[', ',' only inside quotes: type "model.depth='[1,'\""""
 
 
 def test_by_key_a_later_override_wins_and_unreadable_ones_can_be_skipped():

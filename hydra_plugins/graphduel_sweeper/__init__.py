@@ -85,16 +85,16 @@ class GraphduelSweeper(basic_sweeper()):
         from omegaconf import OmegaConf, open_dict, read_write
 
         from src import hparams, registry, sweeps
-        from src.cli import check_job, explain
+        from src.cli import _resume_dir, check_job, explain
         from src.errors import ConfigError
 
-        resume = [a.split("=", 1)[1] for a in arguments if a.startswith("resume=")]
+        resume = _resume_dir(arguments)  # the directory, as the pre-flight reads it
         arguments = [a for a in arguments if not a.startswith("resume=")]
-        resuming = bool(resume and resume[-1] not in ("", "null"))
+        resuming = resume is not None
         if resuming:
-            sweep_dir = os.path.abspath(resume[-1])
+            sweep_dir = os.path.abspath(resume)
             if not os.path.isfile(os.path.join(sweep_dir, "multirun.yaml")):
-                raise ConfigError(f"resume={resume[-1]} with -m continues a sweep, but that is no sweep's directory "
+                raise ConfigError(f"resume={resume} with -m continues a sweep, but that is no sweep's directory "
                                   "(no multirun.yaml there): give the directory the sweep printed.")
             with read_write(self.config), open_dict(self.config):
                 self.config.hydra.sweep.dir = sweep_dir

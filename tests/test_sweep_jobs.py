@@ -51,6 +51,22 @@ def test_a_users_subdir_wins(tmp_path):
     assert jobs(d) == [f"runtime=tf_session,seed={s},trainer.max_steps=2,trainer.progress_bar=False" for s in (0, 1)]
 
 
+def test_a_subdir_set_in_config_yaml_is_used(tmp_path):
+    """`subdir:` in the config is live: a copy of conf/ whose config.yaml sets its own (--config-path)."""
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    text = (conf / "config.yaml").read_text()
+    assert "    subdir: ${hydra.job.num}_${model.name}_${runtime.name}\n" in text
+    (conf / "config.yaml").write_text(text.replace("    subdir: ${hydra.job.num}_${model.name}_${runtime.name}\n",
+                                                   "    subdir: run${hydra.job.num}_${runtime.name}\n"))
+    d = tmp_path / "sweep"
+    out = sweep(d, "--config-path", str(conf), *QUICK, "seed=0,1")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert jobs(d) == ["run0_tf_session", "run1_tf_session"]
+
+
 def test_the_configs_subdir_is_what_another_sweeper_uses(tmp_path):
     """conf/config.yaml's hydra.sweep.subdir is live: Hydra's own basic sweeper names jobs by it (graphduel's
     sweeper refines exactly that value, and takes any other as the user's: test_a_users_subdir_wins).  This one

@@ -329,26 +329,19 @@ class Recorder:
 
     def _hparams_start(self) -> None:
         from src import hparams
-        from src.sweeps import differing_hparams, swept_keys
+        from src.sweeps import experiment
 
         self._hparams_due, self._hparams_written = False, True
         metrics = hparams.METRICS + tuple((f"trial/{tag}", f"{tag} (median)") for tag in self.metrics)
-        self.tblog.hparams_start(self.hparams(), differing_hparams(swept_keys()), metrics)
+        values = self.hparams()
+        every, differs = experiment(values)  # in a sweep, every job's hparams: the table has every column
+        self.tblog.hparams_start(values, differs, metrics, every)
 
     def hparams(self) -> dict:
-        """The run's settings for the HParams tab: what ran, the model's options (whatever the model), the
-        trainer's."""
-        from omegaconf import OmegaConf
+        """The run's settings for the HParams tab (src/hparams.py)."""
+        from src import hparams
 
-        t = self.cfg.trainer
-        model = {k: v for k, v in _flat(OmegaConf.to_container(self.cfg.model)).items() if k != "name"}
-        return {
-            **{k: "" if self.info[k] is None else self.info[k]
-               for k in ("model", "runtime", "framework", "graph", "accelerator", "seed")},
-            **{k.split(".")[-1]: "null" if v is None else v for k, v in model.items()},
-            "batch_size": self.cfg.data.batch_size, "max_steps": t.max_steps, "precision": t.precision,
-            "threads": self.threads,
-        }
+        return hparams.values(self.cfg, self.info, self.threads)
 
     def result(self, status: str, error: str | None = None) -> dict:
         return {
@@ -378,13 +371,3 @@ _RESULT_KEYS = frozenset({"model", "runtime", "framework", "graph", "accelerator
                           "builds", "summary", "elapsed_s", "warnings", "setup_s", "import_s", "run_dir", "threads",
                           "checkpoint_step", "error", "start_time", "end_time", "recorded", "environment", "job",
                           "break_even_step", "break_even_vs", "contended", "contended_reason", "contention"})
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

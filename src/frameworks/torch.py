@@ -105,6 +105,7 @@ class CompileWatch:
         self.aot = aot  # the backend runs AOTAutograd (inductor, aot_eager; not eager)
         self._started: dict[str, tuple[float, int]] = {}  # compile id -> (its start, inductor's cache hits then)
         self._pending: dict[str, dict] = {}  # compile id -> its build, awaiting Dynamo's metrics
+        self._pending_backward: dict[str, dict] = {}  # the same for lazily compiled backward graphs
         self._unimplemented = len(counters["unimplemented"])
         # Graph breaks: where Dynamo stopped a graph (a print, a .item(), ...) and ran Python, then started a
         # new graph after it.  Dynamo counts each by its reason (counters["graph_break"]), process-wide.
@@ -137,7 +138,8 @@ class CompileWatch:
         # Inductor keeps compiled graphs on disk (and in memory) across runs: a hit makes a compile cheap.
         cached = " from inductor's cache" if self._cache_hits() > started[1] else ""
         if args.callback_trigger.name != "DYNAMO":  # the lazily compiled backward of a graph counted already
-            self.recorder.graph_built(seconds, f"compile (backward){cached}", count=False)
+            build = self.recorder.graph_built(seconds, f"compile (backward){cached}", count=False)
+            self._pending_backward[str(args.compile_id)] = build  # its phases: in its metrics, at the next check()
             return
         # Its reason and size are in Dynamo's metrics, recorded after this callback: check() adds them.
         self._pending[str(args.compile_id)] = self.recorder.graph_built(seconds, f"compile{cached}")
@@ -148,12 +150,17 @@ class CompileWatch:
     def check(self) -> None:
         """After a step's forward pass: the reasons and sizes of the graphs it compiled, and whether Dynamo
         gave up on a function (its recompile limit) and fell back to eager."""
-        if self._pending:
+        if self._pending or self._pending_backward:
             from torch._dynamo.utils import get_compilation_metrics
 
             for metric in get_compilation_metrics():
+                if not metric.is_forward:  # a backward compiled at its first .backward(): AOTAutograd, Inductor
+                    build = self._pending_backward.pop(str(metric.compile_id), None)
+                    if build is not None:
+                        build["phases"] = _backward_phases(metric)
+                    continue
                 build = self._pending.pop(str(metric.compile_id), None)
-                if build is None or not metric.is_forward:
+                if build is None:
                     continue
                 self.recorder.graph_nodes(metric.graph_op_count or 0)
                 if metric.recompile_reason:
@@ -186,6 +193,7 @@ class CompileWatch:
         return self._counters["stats"]["unique_graphs"] - self._graphs_before
 
     def close(self) -> None:
+        self.check()  # the last step's backward compile, if any, gets its phases
         self._callback.callback_handler.remove_start_callback(self._start)
         self._callback.callback_handler.remove_end_callback(self._end)
 
@@ -206,6 +214,15 @@ def _phases(metric, aot: bool = True) -> dict[str, float]:
     inductor = us("inductor_cumulative_compile_time_us")
     return {"dynamo_ms": round((total - backend) / 1e3, 3), "aot_autograd_ms": round((backend - inductor) / 1e3, 3),
             "inductor_ms": round(inductor / 1e3, 3)}
+
+
+def _backward_phases(metric) -> dict[str, float]:
+    """A lazily compiled backward's time by phase: AOTAutograd (its share of `backward_cumulative_compile_time`
+    outside Inductor) and Inductor.  Dynamo has no part in it (0)."""
+    total = float(getattr(metric, "backward_cumulative_compile_time_us", None) or 0)
+    inductor = float(getattr(metric, "inductor_cumulative_compile_time_us", None) or 0)
+    return {"dynamo_ms": 0.0, "aot_autograd_ms": round(max(total - inductor, 0.0) / 1e3, 3),
+            "inductor_ms": round(min(inductor, total) / 1e3, 3)}
 
 
 def _break_reason(text: str) -> str:

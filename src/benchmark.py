@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import random
 import resource
 import statistics
@@ -20,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from src.registry import FRAMEWORKS, MODELS, RUNTIMES as _SPECS  # the registry alone: no framework imported
+from src.registry import FRAMEWORKS, MODELS  # the registry alone: no framework imported
+from src.registry import RUNTIMES as _SPECS
 
 # Each framework's plain loop, then its runtimes, each measured against that loop: all from the registry,
 # so a new runtime or framework needs no entry here.
@@ -35,11 +37,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # -- one measurement, in its own process -------------------------------------------------------
 def _overrides(spec: dict) -> list[str]:
-    out = [f"model={spec['model']}", f"model.hidden={spec['hidden']}", f"data.batch_size={spec['batch']}",
+    rung = f"{spec['hidden']}x{spec['batch']}"  # a rung of the ladder (conf/size/) sets the rnn's lengths too
+    size = [f"size={rung}"] if (ROOT / "conf" / "size" / f"{rung}.yaml").exists() else [
+        f"model.hidden={spec['hidden']}", f"data.batch_size={spec['batch']}"]
+    out = [f"model={spec['model']}", *size,
            f"trainer.max_steps={spec['warmup'] + spec['repeats'] * spec['steps']}",
            f"trainer.num_threads={spec['threads']}", "trainer.accelerator=cpu", "trainer.progress_bar=false"]
     if spec["runner"] in RUNTIMES:
         out.append(f"runtime={spec['runner']}")
+    if spec.get("steps_per_call", 1) > 1:
+        out.append(f"trainer.steps_per_call={spec['steps_per_call']}")
     if spec.get("lr") is not None:
         out.append(f"model.optimizer.lr={spec['lr']}")
     return out
@@ -70,6 +77,8 @@ def measure(spec: dict) -> dict:
             # Each step's event is written as the step is recorded: its wall time marks the step's end.
             ends = _event_wall_times(run_dir)
         logged = [v for _, v in scalars["time/step_ms"]]
+        out.update({k: result.get(k) for k in ("flops_per_step", "gflops_per_s", "x_floor", "peak_gflops",
+                                                "steps_per_call")})
         out.update(setup_s=result["setup_s"], import_s=result["import_s"], final_loss=result["final_loss"],
                    builds=result["compiles"], build_s=result["compile_s"],
                    elapsed_s=[v for _, v in sorted(scalars["time/elapsed_s"])],
@@ -250,6 +259,16 @@ def plot_scaling(rows: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def roofline_points(rows: list[dict]) -> list[dict]:
+    """The runtimes' rows as roofline points (src/roofline.py): the median over rounds' blocks, the range of the
+    rounds' medians as the spread."""
+    return [dict(model=r["model"], runtime=r["runner"], framework=FRAMEWORK[r["runner"]], graph=GRAPH[r["runner"]],
+                 size=f"{r['hidden']}x{r['batch']}", flops=r["flops_per_step"], ms=r["ms_per_step"],
+                 lo=min(r["rounds_ms"]), hi=max(r["rounds_ms"]), peak_gflops=r.get("peak_gflops"),
+                 break_even=r.get("break_even"))
+            for r in rows if "error" not in r and r.get("flops_per_step") and r["runner"] in RUNTIMES]
+
+
 def thread_table(rows: list[dict]) -> str:
     """Each runner at 1 thread and at all cores, side by side."""
     by = {}
@@ -273,7 +292,7 @@ def own_cost(out: Path) -> int:
     against the cheapest Lightning loop of the same math, piece by piece."""
     out.mkdir(parents=True, exist_ok=True)
     results, md = {}, []
-    for name, module in (("recorder", "src.reference.recorder_cost"), ("lightning", "src.reference.lightning_overhead")):
+    for name, module in (("recorder", "tools.recorder_cost"), ("lightning", "tools.lightning_overhead")):
         print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
             proc = subprocess.run([sys.executable, "-m", module, "--json-out", f.name], cwd=ROOT, capture_output=True,
@@ -308,10 +327,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--own-cost", action="store_true",
                     help="graphduel's own cost per step: the recorder, and the lightning runtime against the "
                          "cheapest Lightning loop of the same math")
+    ap.add_argument("--peak", action="store_true",
+                    help="this machine's best GEMM rate per framework (torch, tensorflow, jax; numpy for reference), "
+                         "each in its own process, into --peak-file: every later run's floor (src/peak.py)")
+    ap.add_argument("--frameworks", default="torch,tensorflow,jax,numpy", help="--peak: the frameworks to measure")
+    ap.add_argument("--peak-file", default=None, help="where --peak writes (default: trainer.peak_file's default, "
+                                                      "~/.cache/graphduel/peak.json)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for every runner (default: all cores)")
     ap.add_argument("--scaling", action="store_true", help="grow hidden and batch size instead")
     ap.add_argument("--sizes", default="100x64,300x256,1000x1024,2000x2048,4000x4096",
                     help="scaling mode: hidden x batch sizes")
+    ap.add_argument("--steps-per-call", type=int, default=1,
+                    help="trainer.steps_per_call for the runtimes that take it (blocks and warm-up: multiples of it)")
     ap.add_argument("--out", default="bench_results", help="directory for the JSON, markdown and plot")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -322,6 +349,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.own_cost:
         return own_cost(Path(args.out))
+    if args.peak:
+        from src import peak
+        from src.flops import DEFAULT_PEAK_FILE
+
+        path = os.path.expanduser(args.peak_file or DEFAULT_PEAK_FILE)
+        result = peak.run(path, frameworks=args.frameworks.split(","), rounds=args.rounds)
+        print(peak.table(result))
+        print(f"results: {path}")
+        return 1 if any("error" in r for r in result["frameworks"].values()) else 0
 
     from src.config import cpu_threads
 
@@ -339,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = sorted({1, cpu_threads()}) if args.thread_study else [args.threads or cpu_threads()]
     specs = [dict(runner=r, model=m, hidden=h, batch=b, warmup=args.warmup, repeats=args.repeats,
                   steps=args.steps, threads=t,
+                  steps_per_call=args.steps_per_call if r in RUNTIMES and _SPECS[r].steps_per_call else 1,
                   lr=1e-12 if args.scaling else None)  # scaling times steps; a tiny lr keeps big sizes finite
              for (h, b) in sizes for m in models for t in threads for r in runners]
     from tqdm import tqdm
@@ -366,6 +403,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.scaling:
         plot_scaling(rows, str(out / "scaling.png"))
         print(f"plot: {(out / 'scaling.png').resolve()}")
+        points = roofline_points(rows)
+        if points:
+            from src import roofline
+            from src.summary import floors_sentence
+
+            roofline.plot(points, str(out / "roofline.png"))
+            text = roofline.table(points) + "\n\n" + floors_sentence(points)
+            (out / "roofline.md").write_text(text + "\n")
+            print(text)
+            print(f"roofline: {(out / 'roofline.png').resolve()}")
     print(f"results: {(out / (name + '.json')).resolve()}")
     return 1 if any("error" in r for r in rows) else 0
 

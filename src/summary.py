@@ -17,16 +17,18 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
-from src import answer
+from src import answer, debugging_table
 from src.answer import cell
+from src.overrides import by_key
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
-           "compiles", "compile_s", "build_phases", "compile_cache", "cache_hits", "break_even_step", "break_even_vs", "vs_dynamic",
-           "status", "why"]
+           "compiles", "compile_s", "build_phases", "compile_cache", "cache_hits", "break_even_step", "break_even_vs",
+           "vs_dynamic", "flops_per_step", "gflops_per_s", "x_floor", "status", "why"]
 # The console's table: what the answer rests on, in 120 columns (every column is in summary.csv and .md).
 CONSOLE = [("job", "job"), ("status", "status"), ("steps", "steps"), ("median_steady_ms", "steady ms"),
            ("vs_dynamic", "x dyn"), ("compiles", "builds"), ("compile_s", "build s"),
@@ -119,7 +121,8 @@ def _overrides(r: dict) -> dict:
         items = OmegaConf.to_container(OmegaConf.load(path))
     except Exception:
         items = []
-    return {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in items if "=" in o}
+    given = by_key([str(o) for o in items], strict=False)  # as Hydra reads them
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _add_break_even(rows: list[dict]) -> None:
@@ -294,9 +297,42 @@ def write_summary(sweep_dir: str | os.PathLike) -> list[dict]:
         writer.writeheader()
         writer.writerows({c: _csv(r.get(c)) for c in cols} for r in rows)
     (sweep_dir / "summary.md").write_text(table_markdown(rows) + "\n\n" + answer_text(rows) + "\n")
+    debugging_table.write(rows, sweep_dir)  # debugging.md, for a sweep under probes or faults
     if rows:
         plot(rows, str(sweep_dir / "summary.png"))
+    points = roofline_points(rows)
+    if points:  # a sweep over sizes (experiment=scaling): the roofline, and its table
+        from src import roofline
+
+        roofline.plot(points, str(sweep_dir / "roofline.png"))
+        (sweep_dir / "roofline.md").write_text(roofline.table(points) + "\n\n" + floors_sentence(points) + "\n")
     return rows
+
+
+def roofline_points(rows: list[dict]) -> list[dict]:
+    """The roofline's points, for a sweep that varies the size (size=..., model.hidden or data.batch_size)."""
+    from src import roofline
+
+    sizes = {r["job"]: _overrides(r) for r in rows}
+
+    def size_of(r):
+        o = sizes[r["job"]]
+        return o.get("size") or "x".join(o.get(k, "default") for k in ("model.hidden", "data.batch_size"))
+
+    if len({size_of(r) for r in rows}) < 2:
+        return []
+    return roofline.from_results(rows, size_of)
+
+
+def floors_sentence(points: list[dict]) -> str:
+    """Which framework's floor each runtime is measured against (never another framework's)."""
+    by_fw: dict = {}
+    for p in points:
+        by_fw.setdefault(p["framework"], (set(), p.get("peak_gflops")))[0].add(p["runtime"])
+    parts = [f"{', '.join(sorted(rts))} against {fw}'s GEMM floor" + (f" ({peak:.0f} GFLOP/s)" if peak else
+                                                                        " (not measured: python bench.py --peak)")
+             for fw, (rts, peak) in by_fw.items()]
+    return "Floors: " + "; ".join(parts) + ". A kernel library's difference between frameworks is not a graph's."
 
 
 def report(sweep_dir: str | os.PathLike) -> int:
@@ -307,8 +343,14 @@ def report(sweep_dir: str | os.PathLike) -> int:
     for r in rows:
         for warning in r.get("warnings") or []:
             print(f"  warning, {r['job']}: {warning}")
+    debugging = debugging_table.table(rows)
+    if debugging:
+        print(f"\nwhat each probe and fault did (debugging.md; docs/debugging.md):\n{debugging}")
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
-    print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
+    if (Path(sweep_dir) / "roofline.png").exists() and roofline_points(rows):
+        print(f"  roofline: {Path(sweep_dir).resolve() / 'roofline.png'} (table: roofline.md); "
+              f"{floors_sentence(roofline_points(rows))}")
+    print(f"  view with   tensorboard --logdir {shlex.quote(str(Path(sweep_dir).resolve()))}")  # pastes into bash
     noisy = [r["job"] for r in rows if r.get("noisy")]
     if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each
         which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"

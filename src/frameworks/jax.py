@@ -43,12 +43,12 @@ def precision(problem):
 def set_threads(threads: int) -> None:
     """XLA's CPU backend has no thread setting: it starts one thread pool per process, when the backend
     starts (the first array or device query), as large as the cores the starting thread may run on, and
-    XLA_FLAGS' --xla_cpu_multi_thread_eigen=false no longer narrows it (measured: jaxlib 0.10.2 keeps
-    working on 2 threads).  So `threads` is honoured by narrowing this thread's affinity to `threads` cores
-    while the backend starts, then giving this thread and those the backend started their cores back: the
-    pool has `threads` workers, free to run on any core.  Once per process: the first JAX run sizes the
-    pool for every later one in the same process (a CLI run and each benchmark measurement have a process
-    of their own; a test process keeps its first)."""
+    XLA_FLAGS' --xla_cpu_multi_thread_eigen=false no longer narrows it (docs/measurements.md#xla-cpu-threads).
+    So `threads` is honoured by narrowing this thread's affinity to `threads` cores while the backend starts,
+    then giving this thread and those the backend started their cores back: the pool has `threads` workers,
+    free to run on any core.  Once per process: the first JAX run sizes the pool for every later one in the
+    same process (a CLI run and each benchmark measurement have a process of their own; a test process keeps
+    its first)."""
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     if not cores or threads >= len(cores):
         return
@@ -183,7 +183,7 @@ def step_graph(traced, args: tuple, names: tuple):
     leaves = jax.tree_util.tree_flatten_with_path(args)[0]
     for var, (path, _) in zip(traced.jaxpr.jaxpr.invars, leaves):
         group, key = names[path[0].idx], "/".join(str(getattr(k, "key", k)) for k in path[1:])
-        source[var] = f"{group}/{key}"
+        source[var] = f"{group}/{key}" if key else group
         graph.node.add(name=source[var], op="Placeholder")
     for i, eqn in enumerate(traced.jaxpr.jaxpr.eqns):
         stack = str(eqn.source_info.name_stack)
@@ -221,3 +221,35 @@ class PrimitiveCounter:
 
     def close(self) -> None:
         self._cls.process_primitive = self._original
+
+
+def hidden(h, inputs: dict, problem):
+    """A model's hidden layer as a user looking inside the step, or a user's bug, leaves it (debug.probe,
+    debug.fault: docs/debugging.md); without either, h itself.  Written once for both ways JAX runs it, op
+    by op (jax_eager: the step is a Python int) and under jax.jit (a traced int32), as a JAX user writes
+    them: print or jax.debug.print, breakpoint(), jnp.where for a value that depends on the step."""
+    import jax.numpy as jnp
+
+    if problem.probe == "print":
+        print("probe: hidden mean", h.mean(), "norm", jnp.linalg.norm(h))
+    elif problem.probe == "native":
+        jax.debug.print("probe: hidden mean {} norm {}", h.mean(), jnp.linalg.norm(h))
+    elif problem.probe == "breakpoint":
+        stop_here(h)
+    fault, step, k = problem.fault, inputs.get("step"), problem.fault_step
+    if fault == "nan":
+        h = jnp.where(step >= k, jnp.nan, h)  # the hidden layer NaN from step k on
+    elif fault == "shape":
+        h = h[:, :h.shape[1] - (step == k)]  # one unit short at step k: the next layer's matmul cannot take it
+    elif fault == "data_if":
+        if jnp.sum(h) < 0:  # a Python if on a tensor's value (never true after a ReLU; tanh: it may be)
+            h = -h
+    elif fault == "index":
+        h = h + 0 * h[:, h.shape[1] - 1 + (step >= k)][:, None]  # one past the last unit from step k on
+    return h
+
+
+def stop_here(h) -> None:
+    """debug.probe=breakpoint: Python's breakpoint() with the hidden layer in scope (`p h.mean()`).  A
+    function of its own, called only by that probe: AutoGraph warns of any breakpoint() in a function it converts."""
+    breakpoint()

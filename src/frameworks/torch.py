@@ -54,7 +54,8 @@ def add_data(module: nn.Module, problem) -> None:
 
 
 def import_lightning():
-    """pytorch_lightning, without its start-up banner or torch 2.13's pytree warning (nothing a user can act on)."""
+    """pytorch_lightning, without its start-up banner or torch's pytree warning (nothing a user can act on:
+    docs/measurements.md#torch-warnings)."""
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     # Where Slurm is installed, Lightning suggests srun even for a run that does not want a cluster.
     warnings.filterwarnings("ignore", message=r"The `srun` command is available")
@@ -244,3 +245,43 @@ def _guard_failed(text: str) -> str:
     where = " ".join(p for p in parts[1:] if p)
     why = f"guard {guard} failed" if any(op in guard for op in ("==", "<", ">", " is ")) else guard
     return f"recompiled: {why}" + (f" ({where})" if where else "")
+
+
+def hidden(h: torch.Tensor, inputs: dict, problem) -> torch.Tensor:
+    """A model's hidden layer as a user looking inside the step, or a user's bug, leaves it (debug.probe,
+    debug.fault: docs/debugging.md); without either, h itself.  Written as a PyTorch user writes them:
+    Python's print and breakpoint() (eager PyTorch has no other way: `native` is the same print, which
+    torch.compile may defer to after its graph: lightning_compile lists print in Dynamo's
+    reorderable_logging_functions), and plain Python ifs on the step's number."""
+    if problem.probe in ("print", "native"):
+        print("probe: hidden mean", h.mean(), "norm", h.norm())
+    elif problem.probe == "breakpoint":
+        stop_here(h)
+    fault, step, k = problem.fault, inputs.get("step"), problem.fault_step
+    if fault == "nan" and step >= k:
+        h = h * float("nan")  # the hidden layer NaN from step k on
+    elif fault == "shape" and step == k:
+        h = h[:, :-1]  # one unit short: the next layer's matmul cannot take it
+    elif fault == "data_if":
+        if h.sum() < 0:  # a Python if on a tensor's value (never true after a ReLU; tanh: it may be)
+            h = -h
+    elif fault == "index":
+        h = h + 0 * h[:, h.shape[1] - 1 + (step >= k)][:, None]  # one past the last unit from step k on
+    return h
+
+
+def stop_here(h) -> None:
+    """debug.probe=breakpoint: Python's breakpoint() with the hidden layer in scope (`p h.mean()`).  A
+    function of its own, called only by that probe: AutoGraph warns of any breakpoint() in a function it converts."""
+    breakpoint()
+
+
+def dynamo_settings(problem):
+    """torch.compile's settings for a run's probe: with debug.probe=native, print listed in Dynamo's
+    reorderable_logging_functions (PyTorch's own way to print from a compiled region: the call is taken out
+    of the graph and made after it, with the values it computed, instead of breaking the graph there)."""
+    import contextlib
+
+    if problem.probe != "native":
+        return contextlib.nullcontext()
+    return torch._dynamo.config.patch(reorderable_logging_functions={print})

@@ -193,8 +193,8 @@ class Recorder:
         if not self.enabled:
             return
         if self.problem is not None:  # the model's per-step tags (DynamicNet: model/depth), by position
-            self._scalars = {tag: col.tolist() for tag, col in
-                             self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
+            # drawn a block of steps at a time (src/problem.py): any max_steps costs no memory up front
+            self._scalars = self.problem.step_scalars(first_step, self.cfg.trainer.max_steps)
         self._hparams_due = True
         if first_step == 0:  # the setup, as step 0: the graphs built before the first step, its time
             build_ms, nodes = self.stats.take_setup()
@@ -205,11 +205,24 @@ class Recorder:
                               first_step)
         self._t_last = time.perf_counter()
 
-    def step(self, loss: float, compute_ms: float) -> None:
+    def steps(self, losses: list[float], compute_ms: float) -> None:
+        """Records the steps one graph call ran (trainer.steps_per_call): each with its own step number and
+        loss; a step's time is the call's (as the loop sees it) over its steps, since only the call can be
+        timed.  A signal is acted on after the call's last step: Interrupted only ever at a call's boundary,
+        where the weights are those of the last recorded step."""
+        k = len(losses)
+        t0 = self._t_last if self._t_last is not None else self._t_start
+        per_ms = (time.perf_counter() - t0) * 1e3 / k
+        for i, loss in enumerate(losses):
+            self.step(loss, compute_ms / k, _step_ms=per_ms, _now=t0 + per_ms * (i + 1) / 1e3, _last=i == k - 1)
+
+    def step(self, loss: float, compute_ms: float, _step_ms: float | None = None, _now: float | None = None,
+             _last: bool = True) -> None:
         """Records one finished step; raises Diverged on a non-finite loss, and Interrupted after a
-        step during which SIGINT or SIGTERM arrived."""
-        now = time.perf_counter()
-        step_ms = (now - (self._t_last if self._t_last is not None else self._t_start)) * 1e3
+        step during which SIGINT or SIGTERM arrived.  (The underscored arguments are steps()'s.)"""
+        now = time.perf_counter() if _now is None else _now
+        step_ms = (now - (self._t_last if self._t_last is not None else self._t_start)) * 1e3 \
+            if _step_ms is None else _step_ms
         if self.setup_s is None:
             self.setup_s = now - self._t_start
         stats = self.stats
@@ -242,7 +255,7 @@ class Recorder:
         if step_no % FLUSH_EVERY == 0:
             self.tblog.flush()
         self.console.step(step_no, loss)
-        if self.stop is not None and self.stop.signum is not None:
+        if _last and self.stop is not None and self.stop.signum is not None:
             raise Interrupted(self.stop.signum, step_no)
         # Taken last, so the recorder's own work is counted in the next step, as the loop sees it.
         self._t_last = time.perf_counter()

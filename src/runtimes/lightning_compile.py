@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from src.frameworks import lightning, torch as torchw
+from src.frameworks import lightning
+from src.frameworks import torch as torchw
 from src.frameworks.torch_graph import fx_graph
 
 
@@ -59,7 +60,8 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     # Compiled lazily, by the step that first needs it.
     module.loss_of = torch.compile(module.net.loss, dynamic=True, backend=backend_keeping_the_graph)
     try:
-        lightning.fit(module, cfg, start.accelerator)
+        with torchw.dynamo_settings(problem):
+            lightning.fit(module, cfg, start.accelerator)
     finally:
         watch.close()
         recorder.record("cache_hits", hits.hits())

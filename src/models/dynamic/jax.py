@@ -5,7 +5,7 @@ compiled step serves every depth).
 Under jax.jit the reuse of the middle layer is a `lax.fori_loop` over max_depth with a `lax.cond` on
 `i < depth`: one compile for all depths, the code of one layer whatever max_depth is, and at run time only
 `depth` layers computed (the cond runs one branch; the others pass h through).  Measured here against the
-alternatives (tests/test_jax.py pins the one compile; docs/xla.md has the numbers):
+alternatives (tests/test_xla.py pins the one compile; docs/xla.md has the numbers):
 - `fori_loop(0, depth)` with the traced depth: reverse-mode cannot differentiate a loop whose trip count
   is traced (ValueError); a trip count fixed at max_depth makes it a scan, which it can.
 - `lax.switch` over max_depth + 1 unrolled branches: one compile too, but its code grows with
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from src.frameworks.jax import dense
+from src.frameworks.jax import dense, hidden
 
 
 def loss(params: dict, data: dict, inputs: dict, problem):
@@ -34,5 +34,6 @@ def loss(params: dict, data: dict, inputs: dict, problem):
     else:  # traced: in the compiled step
         h_relu = lax.fori_loop(0, problem.cfg.max_depth,
                                lambda i, h: lax.cond(i < depth, middle, lambda h: h, h), h_relu)
+    h_relu = hidden(h_relu, inputs, problem)  # debug.probe, debug.fault; else h_relu as it is
     y_pred = dense(h_relu, params, "output")
     return jnp.sum(jnp.square(data["y"] - y_pred))

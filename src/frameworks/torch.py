@@ -158,7 +158,7 @@ class CompileWatch:
                 if not metric.is_forward:  # a backward compiled at its first .backward(): AOTAutograd, Inductor
                     build = self._pending_backward.pop(str(metric.compile_id), None)
                     if build is not None:
-                        build["phases"] = _backward_phases(metric)
+                        build["phases"] = _backward_phases(metric, build["ms"])
                     continue
                 build = self._pending.pop(str(metric.compile_id), None)
                 if build is None:
@@ -166,7 +166,7 @@ class CompileWatch:
                 self.recorder.graph_nodes(metric.graph_op_count or 0)
                 if metric.recompile_reason:
                     build["reason"] = _guard_failed(metric.recompile_reason)
-                build["phases"] = _phases(metric, self.aot)
+                build["phases"] = _phases(metric, self.aot, build["ms"])
             self._pending.clear()
         self._check_breaks()
         unimplemented = self._counters["unimplemented"]
@@ -199,31 +199,31 @@ class CompileWatch:
         self._callback.callback_handler.remove_end_callback(self._end)
 
 
-def _phases(metric, aot: bool = True) -> dict[str, float]:
-    """One compile's time by phase, from Dynamo's compilation metrics (cumulative, nested clocks): Dynamo's
-    capture (bytecode tracing, guards: its whole frame compile less the backend's), AOTAutograd (tracing
-    the joint forward and backward graph and partitioning it: the backend's time less Inductor's) and
-    Inductor (lowering, code generation, the C++/Triton compile).  A backend without Inductor (aot_eager)
-    or AOTAutograd (eager, whose backend call then counts as Dynamo's) has 0 there.  Milliseconds."""
+def _phases(metric, aot: bool, build_ms: float) -> dict[str, float]:
+    """One compile's time by phase, milliseconds: AOTAutograd (tracing the joint forward and backward graph and
+    partitioning it) and Inductor (lowering, code generation, the C++/Triton compile) from Dynamo's compilation
+    metrics (its nested clocks: `aot_autograd_cumulative_compile_time_us` times the backend call, which holds
+    `inductor_cumulative_compile_time_us`), and Dynamo's capture (bytecode tracing, guards) the rest of the
+    build as its compile callbacks timed it.  Dynamo's own whole-frame clock starts a little before the start
+    callback and ends after the end one (10 ms more on a 200 ms build, under load), so the remainder, not that
+    clock, makes the phases add up to the build.  Under the eager backend, which runs no AOTAutograd (it hands
+    the graph back as it is), its backend call is Dynamo's; a backend without Inductor has 0 there."""
     def us(name):
         return float(getattr(metric, name, None) or 0)
 
-    total = us("dynamo_cumulative_compile_time_us") or (getattr(metric, "entire_frame_compile_time_s", 0) or 0) * 1e6
-    # Dynamo's "aot_autograd" clock times the backend call, whichever backend: under the eager backend, which
-    # runs no AOTAutograd (it hands the graph back as it is), that call is part of Dynamo's capture.
-    backend = us("aot_autograd_cumulative_compile_time_us") if aot else 0.0
-    inductor = us("inductor_cumulative_compile_time_us")
-    return {"dynamo_ms": round((total - backend) / 1e3, 3), "aot_autograd_ms": round((backend - inductor) / 1e3, 3),
-            "inductor_ms": round(inductor / 1e3, 3)}
+    backend = us("aot_autograd_cumulative_compile_time_us") / 1e3 if aot else 0.0
+    inductor = min(us("inductor_cumulative_compile_time_us") / 1e3, backend)
+    backend = min(backend, build_ms)
+    inductor = min(inductor, backend)
+    return {"dynamo_ms": round(build_ms - backend, 3), "aot_autograd_ms": round(backend - inductor, 3),
+            "inductor_ms": round(inductor, 3)}
 
 
-def _backward_phases(metric) -> dict[str, float]:
-    """A lazily compiled backward's time by phase: AOTAutograd (its share of `backward_cumulative_compile_time`
-    outside Inductor) and Inductor.  Dynamo has no part in it (0)."""
-    total = float(getattr(metric, "backward_cumulative_compile_time_us", None) or 0)
-    inductor = float(getattr(metric, "inductor_cumulative_compile_time_us", None) or 0)
-    return {"dynamo_ms": 0.0, "aot_autograd_ms": round(max(total - inductor, 0.0) / 1e3, 3),
-            "inductor_ms": round(min(inductor, total) / 1e3, 3)}
+def _backward_phases(metric, build_ms: float) -> dict[str, float]:
+    """A lazily compiled backward's time by phase: Inductor's (from its metrics' clock) and AOTAutograd's, the
+    rest of the build as the callbacks timed it.  Dynamo has no part in it (0)."""
+    inductor = min(float(getattr(metric, "inductor_cumulative_compile_time_us", None) or 0) / 1e3, build_ms)
+    return {"dynamo_ms": 0.0, "aot_autograd_ms": round(build_ms - inductor, 3), "inductor_ms": round(inductor, 3)}
 
 
 def _break_reason(text: str) -> str:

@@ -89,7 +89,8 @@ class Recorder:
         self._t_last: float | None = None
         self._elapsed_offset = 0.0  # a resumed run's elapsed time before this session
         self._phase_s: dict[str, float] = {}  # the builds' phases so far (graph/phase_s/...), in seconds
-        self._phases_counted = 0  # builds whose phases are in it
+        self._phases_counted = 0  # builds looked at
+        self._phases_due: list[int] = []  # builds looked at whose phases have not come yet
         self._scalars: dict = {}  # the model's per-step tags (DynamicNet: model/depth), as columns
         self._first = 0
         self._hparams_due = False  # the loop started, the HParams start not yet written (see _hparams_start)
@@ -281,11 +282,17 @@ class Recorder:
         the framework accounts for (graph/phase_s/<phase>).  Totals, because a per-step build time is 0 on
         all but a few steps, which TensorBoard's outlier filter leaves off the chart's scale."""
         builds = self.stats.builds
-        for build in builds[self._phases_counted:]:
-            for name, ms in (build.get("phases") or {}).items():
+        self._phases_due += range(self._phases_counted, len(builds))  # a build's phases may come a step later
+        self._phases_counted = len(builds)
+        waiting = []
+        for i in self._phases_due:
+            if "phases" not in builds[i]:
+                waiting.append(i)
+                continue
+            for name, ms in builds[i]["phases"].items():
                 phase = name[:-3] if name.endswith("_ms") else name
                 self._phase_s[phase] = self._phase_s.get(phase, 0.0) + ms / 1e3
-        self._phases_counted = len(builds)
+        self._phases_due = waiting[-100:]
         return {"graph/build_s_total": self.stats.compile_s,
                 **{f"graph/phase_s/{k}": v for k, v in self._phase_s.items()}}
 

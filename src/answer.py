@@ -57,7 +57,15 @@ def _built(rows: list[dict]) -> str:
     graphs = "graph" if counts == "1" else "graphs"
     kind = f" ({', '.join(kinds)})" if kinds else ""
     cache = _listed([_cache(r) for r in rows])
-    return f"built {counts} {graphs}{kind} in {_listed([cell(r.get('compile_s')) for r in rows])} s{cache}"
+    phases = _listed([cell(r.get("build_phases")) for r in rows])
+    phases = f" ({phases})" if phases else ""
+    breaks = [b for r in rows for b in r.get("graph_breaks") or []]
+    broke = ""
+    if breaks:
+        broke = (f"; Dynamo broke the graph {_plural(len(breaks), 'time')}, first at step {breaks[0].get('step')}: "
+                 f"{str(breaks[0].get('reason'))[:100]}")
+    return (f"built {counts} {graphs}{kind} in {_listed([cell(r.get('compile_s')) for r in rows])} s{phases}{cache}"
+            f"{broke}")
 
 
 def _cache(r: dict) -> str:

@@ -21,6 +21,8 @@ from src.errors import ConfigError
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 PRECISIONS = (32, 64)
+PROBES = ("none", "print", "native", "breakpoint")
+FAULTS = ("none", "nan", "shape", "data_if", "index")
 CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
 
 
@@ -31,6 +33,20 @@ def _help(default, text: str, **kw):
 @dataclass
 class RuntimeConfig:
     name: str = _help(MISSING, "how the model is trained: framework and graph kind (src/registry.py)")
+
+
+COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+@dataclass
+class CompileRuntimeConfig(RuntimeConfig):
+    """runtime=lightning_compile: torch.compile's stack, a layer at a time (docs/graph-builds.md)."""
+    backend: str = _help("inductor", "torch.compile's backend: inductor (Dynamo, AOTAutograd, Inductor's generated "
+                                     "code), aot_eager (Dynamo and AOTAutograd, run by eager kernels), eager "
+                                     "(Dynamo's capture only)")
+    mode: str = _help("default", "torch.compile's mode (inductor only): default, reduce-overhead (CUDA graphs), "
+                                 "max-autotune (kernels autotuned, CUDA graphs)")
 
 
 @dataclass
@@ -64,11 +80,27 @@ class DataConfig:
 
 
 @dataclass
+class DebugConfig:
+    probe: str = _help("none", "look at the hidden layer's mean and norm every step (docs/debugging.md): none; print "
+                               "(Python's print in the forward); native (the framework's own way: tf.print, "
+                               "jax.debug.print, a Session fetch, Dynamo's reorderable print); breakpoint "
+                               "(Python's breakpoint() in the forward)")
+    fault: str = _help("none", "a user's bug in the forward, to see where and how it surfaces: none; nan (the "
+                               "hidden layer NaN from fault_step on); shape (one unit short at fault_step); "
+                               "data_if (a Python if on a tensor's value); index (one past the end at fault_step)")
+    fault_step: int = _help(3, "the step at which debug.fault=nan, shape or index strikes")
+    pdb_commands: Optional[str] = _help(None, "with debug.probe=breakpoint: pdb commands run at every stop instead "
+                                              "of reading the terminal, ';;'-separated (e.g. 'p h.mean();;c'); "
+                                              "null: the terminal (stdin), as Python's breakpoint() does")
+
+
+@dataclass
 class Config:
     model: Any = MISSING
     runtime: RuntimeConfig = MISSING
     trainer: TrainerConfig = MISSING
     data: DataConfig = MISSING
+    debug: DebugConfig = MISSING
     seed: int = _help(0, "seeds the data, the initial weights and the per-step inputs, in every runtime alike")
     resume: str | None = _help(None, "a run directory to continue from its last checkpoint")
 
@@ -80,8 +112,10 @@ def register_configs() -> None:
     for name in registry.MODELS:
         cs.store(group="schema/model", name=name, node=models.spec(name).Config)
     cs.store(group="schema/runtime", name="runtime", node=RuntimeConfig)
+    cs.store(group="schema/runtime", name="lightning_compile", node=CompileRuntimeConfig)
     cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
     cs.store(group="schema/data", name="data", node=DataConfig)
+    cs.store(group="schema/debug", name="debug", node=DebugConfig)
 
 
 def compose_config(*overrides: str) -> Any:
@@ -124,9 +158,20 @@ def validate(cfg: Any) -> None:
     need(t.checkpoint_every_n_steps >= 0, "trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps,
          "use 0 (only at the end) or more")
     need(t.steps_per_call >= 1, "trainer.steps_per_call", t.steps_per_call, "use 1 or more")
+    if "backend" in cfg.runtime:
+        r = cfg.runtime
+        need(r.backend in COMPILE_BACKENDS, "runtime.backend", r.backend, "use one of " + ", ".join(COMPILE_BACKENDS))
+        need(r.mode in COMPILE_MODES, "runtime.mode", r.mode, "use one of " + ", ".join(COMPILE_MODES))
+        need(r.mode == "default" or r.backend == "inductor", "runtime.mode", r.mode,
+             f"a mode is Inductor's: use runtime.mode=default with runtime.backend={r.backend}, or runtime.backend=inductor")
     need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
+    d = cfg.get("debug")
+    if d is not None:
+        need(d.probe in PROBES, "debug.probe", d.probe, "use one of " + ", ".join(PROBES))
+        need(d.fault in FAULTS, "debug.fault", d.fault, "use one of " + ", ".join(FAULTS))
+        need(d.fault_step >= 1, "debug.fault_step", d.fault_step, "use a step of 1 or more")
     lr, mom = m.optimizer.lr, m.optimizer.momentum
     need(lr > 0, "model.optimizer.lr", lr, "use a learning rate above 0")
     need(0 <= mom < 1, "model.optimizer.momentum", mom, "use a momentum in [0, 1)")

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from src import models
 
 DTYPES = {32: np.float32, 64: np.float64}
+STEP_FAULTS = ("nan", "shape", "index")  # the debug.fault values that strike at debug.fault_step
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,13 @@ class Problem:
     # Where training starts: 0, or a checkpoint's step, with its SGD momentum buffers (by weight name).
     start_step: int = 0
     momentum_state: dict[str, np.ndarray] = field(default_factory=dict)
+    # What a user adds to look inside a step, or breaks it with (debug.*: docs/debugging.md); the model files
+    # apply them at their hidden layer (src/frameworks/<framework>.py hidden).  A fault that strikes at a
+    # step gets the step's number as one more per-step input, `step`: only then, so a run without one
+    # feeds and builds exactly what it did before.
+    probe: str = "none"
+    fault: str = "none"
+    fault_step: int = 0
 
     @property
     def dtype(self) -> type:
@@ -44,6 +52,8 @@ class Problem:
         """The per-step inputs of steps start+1..stop, as columns by name (none for most models)."""
         fn = getattr(self.spec, "step_inputs", None)
         cols = fn(self.cfg, self.seed, start, stop) if fn else {}
+        if self.fault in STEP_FAULTS:
+            cols = {**cols, "step": np.arange(start + 1, stop + 1)}
         return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
 
     def inputs(self, start: int, stop: int) -> "StepInputs":
@@ -83,6 +93,8 @@ def make_problem(cfg) -> Problem:
         return {k: np.ascontiguousarray(v, dtype=dtype if np.issubdtype(np.asarray(v).dtype, np.floating) else None)
                 for k, v in arrays.items()}
 
+    debug = cfg.get("debug") or {}
     return Problem(model=cfg.model.name, cfg=model_cfg, data=cast(data), weights=cast(weights),
                    lr=model_cfg.optimizer.lr, momentum=model_cfg.optimizer.momentum, seed=cfg.seed,
-                   precision=cfg.trainer.precision, batch_size=cfg.data.batch_size)
+                   precision=cfg.trainer.precision, batch_size=cfg.data.batch_size, probe=debug.get("probe", "none"),
+                   fault=debug.get("fault", "none"), fault_step=debug.get("fault_step", 0))

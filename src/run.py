@@ -2,10 +2,11 @@
 runtime, and what the user sees when it ends (a summary, or a one-line error)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
-from src import checkpoint, compile_cache, flops, registry, runtimes
+from src import checkpoint, compile_cache, debugging, flops, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -50,6 +51,7 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
     before it starts (a ConfigError, say trainer.accelerator=gpu without a GPU) writes nothing at all,
     unless `list_refused` (a sweep's job), where its result.json says why, for the sweep summary."""
     recorder, status, error = None, "failed", None
+    phase, failed = None, None  # what a debug.* run reports of a failure (src/debugging.py)
     with GracefulStop() as stop:
         try:
             validate(cfg)
@@ -60,6 +62,9 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             threads = resolve_threads(cfg)
             recorder = Recorder(run_dir, cfg, framework=rt.framework, graph=rt.graph, threads=threads,
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
+            if debugging.used(cfg):  # a probe or a fault: what came of it is measured (src/debugging.py)
+                phase = debugging.Phase(recorder)
+                debugging.record(recorder, "debug", {k: cfg.debug[k] for k in ("probe", "fault", "fault_step")})
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
             with compile_cache.active(cfg) as cache:  # before the import: the frameworks read it there
                 recorder.record("compile_cache", cache.mode)
@@ -67,16 +72,17 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                     recorder.record("compile_cache_dir", cache.dir)
                 runtime = runtimes.load(cfg.runtime.name)
                 recorder.runtime_imported()
-                runtime.fit(problem, cfg, recorder, threads)
+                with debugging.session(cfg, recorder) if phase else contextlib.nullcontext():
+                    runtime.fit(problem, cfg, recorder, threads)
             status = "completed"
         except Diverged as e:
-            status, error = "diverged", str(e)
+            status, error, failed = "diverged", str(e), e
             raise
         except (Interrupted, KeyboardInterrupt) as e:
             status, error = "interrupted", str(e) or "KeyboardInterrupt"
             raise
         except BaseException as e:
-            error = str(e) or type(e).__name__
+            error, failed = str(e) or type(e).__name__, e
             raise
         finally:
             if recorder is None or not recorder.started:  # refused (or failed) before the run began
@@ -91,6 +97,8 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             if recorder is not None and recorder.started and recorder.problem is not None and recorder.step_ms:
                 flops.record(recorder, recorder.problem, cfg.trainer.peak_file)
                 recorder.record("steps_per_call", cfg.trainer.steps_per_call)
+            if phase is not None and failed is not None and recorder is not None and recorder.started:
+                debugging.failure(cfg, recorder, phase, failed)
             result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
             if result["steps"] and recorder.enabled:
                 print(summary_text(result), flush=True)

@@ -221,3 +221,35 @@ class PrimitiveCounter:
 
     def close(self) -> None:
         self._cls.process_primitive = self._original
+
+
+def hidden(h, inputs: dict, problem):
+    """A model's hidden layer as a user looking inside the step, or a user's bug, leaves it (debug.probe,
+    debug.fault: docs/debugging.md); without either, h itself.  Written once for both ways JAX runs it, op
+    by op (jax_eager: the step is a Python int) and under jax.jit (a traced int32), as a JAX user writes
+    them: print or jax.debug.print, breakpoint(), jnp.where for a value that depends on the step."""
+    import jax.numpy as jnp
+
+    if problem.probe == "print":
+        print("probe: hidden mean", h.mean(), "norm", jnp.linalg.norm(h))
+    elif problem.probe == "native":
+        jax.debug.print("probe: hidden mean {} norm {}", h.mean(), jnp.linalg.norm(h))
+    elif problem.probe == "breakpoint":
+        stop_here(h)
+    fault, step, k = problem.fault, inputs.get("step"), problem.fault_step
+    if fault == "nan":
+        h = jnp.where(step >= k, jnp.nan, h)  # the hidden layer NaN from step k on
+    elif fault == "shape":
+        h = h[:, :h.shape[1] - (step == k)]  # one unit short at step k: the next layer's matmul cannot take it
+    elif fault == "data_if":
+        if jnp.sum(h) < 0:  # a Python if on a tensor's value (never true after a ReLU; tanh: it may be)
+            h = -h
+    elif fault == "index":
+        h = h + 0 * h[:, h.shape[1] - 1 + (step >= k)][:, None]  # one past the last unit from step k on
+    return h
+
+
+def stop_here(h) -> None:
+    """debug.probe=breakpoint: Python's breakpoint() with the hidden layer in scope (`p h.mean()`).  A
+    function of its own, called only by that probe: AutoGraph warns of any breakpoint() in a function it converts."""
+    breakpoint()

@@ -188,10 +188,14 @@ class TraceWatch:
         import time
 
         t = time.perf_counter()
+        before = self._clock.value() if self._clock else None
         concrete = self.fn.get_concrete_function(*args)
         seconds = time.perf_counter() - t
         self._sync()
-        self.recorder.graph_built(seconds, "trace", nodes=graph_nodes(concrete.graph.as_graph_def()))
+        build = self.recorder.graph_built(seconds, "trace", nodes=graph_nodes(concrete.graph.as_graph_def()))
+        if before is not None:  # TensorFlow's own clock of building the graph; the rest: making the function
+            trace_ms = min((self._clock.value() - before) / 1e3, seconds * 1e3)
+            build["phases"] = {"trace_ms": round(trace_ms, 3), "function_ms": round(seconds * 1e3 - trace_ms, 3)}
         return concrete
 
     def check(self, call_seconds: float) -> None:
@@ -273,3 +277,42 @@ class OpCounter:
 
     def close(self) -> None:
         self._hooks.remove_op_callback(self._count)
+
+
+PROBES = "graphduel_probe"  # the graph collection of the tensors tf_session fetches with its step (debug.probe=native)
+
+
+def hidden(h, inputs: dict, problem):
+    """A model's hidden layer as a user looking inside the step, or a user's bug, leaves it (debug.probe,
+    debug.fault: docs/debugging.md); without either, h itself.  Written once for the three ways TensorFlow
+    runs it (a Session's static graph, eager, traced by tf.function), as a TensorFlow user writes them:
+    print, or TensorFlow's own way, which is tf.print in TF 2 and, in a TF 1 graph, the tensors fetched
+    with the step (tf_session prints them); tensor ops for what depends on the step (a Python int eagerly,
+    a tensor in a graph)."""
+    if problem.probe == "print":
+        print("probe: hidden mean", tf.reduce_mean(h), "norm", tf.norm(h))
+    elif problem.probe == "native":
+        if v1.executing_eagerly_outside_functions():  # TF 2: eager, or inside tf.function
+            tf.print("probe: hidden mean", tf.reduce_mean(h), "norm", tf.norm(h), output_stream=sys.stdout)
+        else:  # a TF 1 graph: fetch them
+            v1.add_to_collection(PROBES, tf.reduce_mean(h))
+            v1.add_to_collection(PROBES, tf.norm(h))
+    elif problem.probe == "breakpoint":
+        stop_here(h)
+    fault, step, k = problem.fault, inputs.get("step"), problem.fault_step
+    if fault == "nan":
+        h = tf.where(step >= k, tf.constant(float("nan"), h.dtype), h)  # the hidden layer NaN from step k on
+    elif fault == "shape":  # one unit short at step k: the next layer's matmul cannot take it
+        h = h[:, :tf.shape(h)[1] - tf.cast(tf.equal(step, k), tf.int32)]
+    elif fault == "data_if":
+        if tf.reduce_sum(h) < 0:  # a Python if on a tensor's value (never true after a ReLU; tanh: it may be)
+            h = -h
+    elif fault == "index":  # one past the last unit from step k on
+        h = h + 0 * tf.gather(h, tf.shape(h)[1] - 1 + tf.cast(step >= k, tf.int32), axis=1)[:, None]
+    return h
+
+
+def stop_here(h) -> None:
+    """debug.probe=breakpoint: Python's breakpoint() with the hidden layer in scope (`p tf.reduce_mean(h)`).  A
+    function of its own, called only by that probe: AutoGraph warns of any breakpoint() in a function it converts."""
+    breakpoint()

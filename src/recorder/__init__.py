@@ -38,7 +38,8 @@ FLUSH_EVERY = 100  # steps between flushes to the OS: an interrupted run keeps a
 # The tags the recorder writes itself, every step (or at the setup, step 0): a runtime's scalar() may not
 # take one of them, nor one of the model's step_scalars.
 OWN_TAGS = frozenset({"time/step_ms", "time/compute_ms", "time/elapsed_s", "graph/compiles", "graph/compile_ms",
-                      "graph/nodes", "Overview/loss_log10", "Overview/step_ms", "train/loss", "train/loss_float64"})
+                      "graph/nodes", "graph/build_s_total", "Overview/loss_log10", "Overview/step_ms", "train/loss",
+                      "train/loss_float64"})
 
 
 class Diverged(GraphduelError):
@@ -86,6 +87,8 @@ class Recorder:
         self.start_time = time.time()
         self._t_last: float | None = None
         self._elapsed_offset = 0.0  # a resumed run's elapsed time before this session
+        self._phase_s: dict[str, float] = {}  # the builds' phases so far (graph/phase_s/...), in seconds
+        self._phases_counted = 0  # builds whose phases are in it
         self._scalars: dict = {}  # the model's per-step tags (DynamicNet: model/depth), as columns
         self._first = 0
         self._hparams_due = False  # the loop started, the HParams start not yet written (see _hparams_start)
@@ -195,7 +198,8 @@ class Recorder:
         if first_step == 0:  # the setup, as step 0: the graphs built before the first step, its time
             build_ms, nodes = self.stats.take_setup()
             self.tblog.scalars(0, {"graph/compiles": self.compiles, "graph/compile_ms": build_ms,
-                                   "graph/nodes": nodes, "time/elapsed_s": time.perf_counter() - self._t_start})
+                                   "graph/nodes": nodes, "time/elapsed_s": time.perf_counter() - self._t_start,
+                                   **self._build_totals()})
         self.console.open_bar(f"{self.info['model']} on {self.info['runtime']}", self.cfg.trainer.max_steps,
                               first_step)
         self._t_last = time.perf_counter()
@@ -226,7 +230,8 @@ class Recorder:
         if self.enabled:
             values = {"time/step_ms": step_ms, "time/compute_ms": compute_ms,
                       "time/elapsed_s": self._elapsed_offset + (now - self._t_start),
-                      "graph/compiles": stats.compiles, "graph/compile_ms": build_ms, "graph/nodes": nodes}
+                      "graph/compiles": stats.compiles, "graph/compile_ms": build_ms, "graph/nodes": nodes,
+                      **self._build_totals()}
             for tag, col in self._scalars.items():
                 values[tag] = col[step_no - 1 - self._first]
             if reported:
@@ -253,6 +258,19 @@ class Recorder:
             raise Interrupted(self.stop.signum, step_no)
         # Taken last, so the recorder's own work is counted in the next step, as the loop sees it.
         self._t_last = time.perf_counter()
+
+    def _build_totals(self) -> dict[str, float]:
+        """The builds so far as running totals, in seconds: all of them (graph/build_s_total) and each phase
+        the framework accounts for (graph/phase_s/<phase>).  Totals, because a per-step build time is 0 on
+        all but a few steps, which TensorBoard's outlier filter leaves off the chart's scale."""
+        builds = self.stats.builds
+        for build in builds[self._phases_counted:]:
+            for name, ms in (build.get("phases") or {}).items():
+                phase = name[:-3] if name.endswith("_ms") else name
+                self._phase_s[phase] = self._phase_s.get(phase, 0.0) + ms / 1e3
+        self._phases_counted = len(builds)
+        return {"graph/build_s_total": self.stats.compile_s,
+                **{f"graph/phase_s/{k}": v for k, v in self._phase_s.items()}}
 
     def checkpoint(self, weights: dict, momentum: dict) -> None:
         """Saves the state after the last recorded step (once per step), and flushes the events."""

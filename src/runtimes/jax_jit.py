@@ -46,6 +46,8 @@ def compile_step(problem, model, params, buffers, data, recorder=None, steps_per
         return jax.lax.fori_loop(0, n, body, (params, buffers, losses))
 
     example = {k: np.int32(0) for k in problem.input_columns(0, 0)}
+    # Each stage of JAX's ahead-of-time API timed apart: Python traced to a jaxpr, lowered to StableHLO,
+    # compiled by XLA (the phases of result.json's builds).
     t = time.perf_counter()
     args, names = (params, buffers, data, example), ("parameters", "momentum", "data", "inputs")
     if steps_per_call > 1:
@@ -53,16 +55,19 @@ def compile_step(problem, model, params, buffers, data, recorder=None, steps_per
                 np.int32(steps_per_call))
         names += ("steps_in_call",)
     traced = jax.jit(train_steps if steps_per_call > 1 else train_step, donate_argnums=(0, 1)).trace(*args)
+    t_traced = time.perf_counter()
     lowered = traced.lower()
     t_lowered = time.perf_counter()
     if recorder is not None:
-        recorder.graph_built(t_lowered - t, "trace", nodes=jaxw.equations(traced.jaxpr))
+        build = recorder.graph_built(t_lowered - t, "trace", nodes=jaxw.equations(traced.jaxpr))
+        build["phases"] = {"trace_ms": round((t_traced - t) * 1e3, 3), "lower_ms": round((t_lowered - t_traced) * 1e3, 3)}
         graph = jaxw.step_graph(traced, args, names)
         recorder.write_graph(graph.SerializeToString())
         recorder.status("compiling the step with XLA (jax.jit)...")
     compiled = lowered.compile()
     if recorder is not None:
-        recorder.graph_built(time.perf_counter() - t_lowered, "XLA compile", count=False)
+        seconds = time.perf_counter() - t_lowered
+        recorder.graph_built(seconds, "XLA compile", count=False)["phases"] = {"xla_compile_ms": round(seconds * 1e3, 3)}
     return compiled
 
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from src.frameworks.jax import dense
+from src.frameworks.jax import dense, hidden
 
 
 def loss(params: dict, data: dict, inputs: dict, problem):
@@ -34,5 +34,6 @@ def loss(params: dict, data: dict, inputs: dict, problem):
     else:  # traced: in the compiled step
         h_relu = lax.fori_loop(0, problem.cfg.max_depth,
                                lambda i, h: lax.cond(i < depth, middle, lambda h: h, h), h_relu)
+    h_relu = hidden(h_relu, inputs, problem)  # debug.probe, debug.fault; else h_relu as it is
     y_pred = dense(h_relu, params, "output")
     return jnp.sum(jnp.square(data["y"] - y_pred))

@@ -5,7 +5,7 @@ once, and a step feeds only the depth; eagerly (tf_eager) the loop runs in Pytho
 under tf.function it is traced once into the same in-graph loop, the depth a tensor argument."""
 from __future__ import annotations
 
-from src.frameworks.tf import dense, tf
+from src.frameworks.tf import dense, hidden, tf
 
 
 def loss(params: dict, data: dict, inputs: dict, problem) -> tf.Tensor:
@@ -16,5 +16,6 @@ def loss(params: dict, data: dict, inputs: dict, problem) -> tf.Tensor:
         (tf.constant(0), h_relu),
         maximum_iterations=max(problem.cfg.max_depth, 1),  # a bound lets gradients (and XLA) size the loop
         name="reuse_middle")
+    h_relu = hidden(h_relu, inputs, problem)  # debug.probe, debug.fault; else h_relu as it is
     y_pred = dense(h_relu, params, "output")
     return tf.reduce_sum(tf.square(data["y"] - y_pred))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from src.frameworks.jax import dense
+from src.frameworks.jax import dense, hidden
 
 
 def loss(params: dict, data: dict, inputs: dict, problem):
@@ -29,4 +29,5 @@ def loss(params: dict, data: dict, inputs: dict, problem):
     else:  # traced: in the compiled step
         h = lax.fori_loop(0, problem.cfg.max_len,
                           lambda t, h: lax.cond(t < longest, lambda h: step(t, h), lambda h: h, h), h)
+    h = hidden(h, inputs, problem)  # debug.probe, debug.fault; else h as it is
     return jnp.sum(jnp.square(y - dense(h, params, "output")))

@@ -8,7 +8,7 @@ padded to max_len), and the loop has a `maximum_iterations` bound: gradients nee
 history, and a compiler (XLA) needs both to compile the step once."""
 from __future__ import annotations
 
-from src.frameworks.tf import dense, tf
+from src.frameworks.tf import dense, hidden, tf
 
 
 def loss(params: dict, data: dict, inputs: dict, problem) -> tf.Tensor:
@@ -22,5 +22,6 @@ def loss(params: dict, data: dict, inputs: dict, problem) -> tf.Tensor:
 
     _, h = tf.while_loop(lambda t, h: t < inputs["longest"], body, (tf.constant(0), h0),
                          maximum_iterations=problem.cfg.max_len, name="time")
+    h = hidden(h, inputs, problem)  # debug.probe, debug.fault; else h as it is
     y_pred = dense(h, params, "output")
     return tf.reduce_sum(tf.square(tf.gather(data["y"], inputs["batch"]) - y_pred))

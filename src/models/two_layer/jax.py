@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from src.frameworks.jax import hidden
+
 
 def loss(params: dict, data: dict, inputs: dict, problem):
     h_relu = jnp.maximum(data["x"] @ params["w1"], 0.0)
+    h_relu = hidden(h_relu, inputs, problem)  # debug.probe, debug.fault; else h_relu as it is
     y_pred = h_relu @ params["w2"]
     return jnp.sum(jnp.square(data["y"] - y_pred))

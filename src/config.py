@@ -89,7 +89,7 @@ class DebugConfig:
                                "hidden layer NaN from fault_step on); shape (one unit short at fault_step); "
                                "data_if (a Python if on a tensor's value); index (one past the end at fault_step)")
     fault_step: int = _help(3, "the step at which debug.fault=nan, shape or index strikes")
-    pdb_commands: Optional[str] = _help(None, "with debug.probe=breakpoint: pdb commands run at every stop instead "
+    pdb_commands: str | None = _help(None, "with debug.probe=breakpoint: pdb commands run at every stop instead "
                                               "of reading the terminal, ';;'-separated (e.g. 'p h.mean();;c'); "
                                               "null: the terminal (stdin), as Python's breakpoint() does")
 

@@ -292,7 +292,7 @@ def own_cost(out: Path) -> int:
     against the cheapest Lightning loop of the same math, piece by piece."""
     out.mkdir(parents=True, exist_ok=True)
     results, md = {}, []
-    for name, module in (("recorder", "src.reference.recorder_cost"), ("lightning", "src.reference.lightning_overhead")):
+    for name, module in (("recorder", "tools.recorder_cost"), ("lightning", "tools.lightning_overhead")):
         print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
             proc = subprocess.run([sys.executable, "-m", module, "--json-out", f.name], cwd=ROOT, capture_output=True,

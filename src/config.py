@@ -9,7 +9,9 @@ cannot honour trainer.devices=2) is refused by `validate`, before any framework 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +103,8 @@ class Config:
     trainer: TrainerConfig = MISSING
     data: DataConfig = MISSING
     debug: DebugConfig = MISSING
-    seed: int = _help(0, "seeds the data, the initial weights and the per-step inputs, in every runtime alike")
+    seed: int = _help(0, "0 or more: seeds the data, the initial weights and the per-step inputs, in every runtime "
+                         "alike")
     resume: str | None = _help(None, "a run directory to continue from its last checkpoint")
 
 
@@ -134,6 +137,21 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
+_warned_threads: set[int] = set()
+
+
+def warn_threads(cfg: Any) -> None:
+    """One line (once per value) when trainer.num_threads asks for more threads than this process may run on:
+    they would take turns on the cores, and every step would wait for the slowest (16x slower measured with
+    64 threads on 2 cores)."""
+    n, cores = cfg.trainer.num_threads, cpu_threads()
+    if n is not None and n > cores and n not in _warned_threads:
+        _warned_threads.add(n)
+        print(f"graphduel: warning: trainer.num_threads={n} is more than the {cores} cores this process can use "
+              f"(os.sched_getaffinity): threads will take turns and steps run slower; use "
+              f"trainer.num_threads={cores} or null.", file=sys.stderr)
+
+
 def refuse(key: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{key}={value} is not allowed: {allowed}.")
 
@@ -157,13 +175,13 @@ def validate(cfg: Any) -> None:
     need(t.precision in PRECISIONS, "trainer.precision", t.precision, "use 32 or 64")
     need(t.checkpoint_every_n_steps >= 0, "trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps,
          "use 0 (only at the end) or more")
-    need(t.steps_per_call >= 1, "trainer.steps_per_call", t.steps_per_call, "use 1 or more")
     if "backend" in cfg.runtime:
         r = cfg.runtime
         need(r.backend in COMPILE_BACKENDS, "runtime.backend", r.backend, "use one of " + ", ".join(COMPILE_BACKENDS))
         need(r.mode in COMPILE_MODES, "runtime.mode", r.mode, "use one of " + ", ".join(COMPILE_MODES))
         need(r.mode == "default" or r.backend == "inductor", "runtime.mode", r.mode,
              f"a mode is Inductor's: use runtime.mode=default with runtime.backend={r.backend}, or runtime.backend=inductor")
+    need(t.steps_per_call >= 1, "trainer.steps_per_call", t.steps_per_call, "use 1 or more")
     need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:
         need(t.num_threads >= 1, "trainer.num_threads", t.num_threads, "use 1 or more, or null for all cores")
@@ -172,8 +190,11 @@ def validate(cfg: Any) -> None:
         need(d.probe in PROBES, "debug.probe", d.probe, "use one of " + ", ".join(PROBES))
         need(d.fault in FAULTS, "debug.fault", d.fault, "use one of " + ", ".join(FAULTS))
         need(d.fault_step >= 1, "debug.fault_step", d.fault_step, "use a step of 1 or more")
+    # numpy's generators take no negative seed: refused here rather than as numpy's traceback.
+    need(cfg.seed >= 0, "seed", cfg.seed, "use a seed of 0 or more")
     lr, mom = m.optimizer.lr, m.optimizer.momentum
-    need(lr > 0, "model.optimizer.lr", lr, "use a learning rate above 0")
+    # inf, like nan, turns every weight non-finite at the first step.
+    need(lr > 0 and math.isfinite(lr), "model.optimizer.lr", lr, "use a finite learning rate above 0")
     need(0 <= mom < 1, "model.optimizer.momentum", mom, "use a momentum in [0, 1)")
     spec = models.spec(m.name)
     if hasattr(spec, "check"):

@@ -71,6 +71,8 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                 if cache.mode == "warm":
                     recorder.record("compile_cache_dir", cache.dir)
                 runtime = runtimes.load(cfg.runtime.name)
+                if stop.signum is not None:  # stopped during the import: before the run builds or writes anything
+                    raise Interrupted(stop.signum, problem.start_step)
                 recorder.runtime_imported()
                 with debugging.session(cfg, recorder) if phase else contextlib.nullcontext():
                     runtime.fit(problem, cfg, recorder, threads)
@@ -94,11 +96,11 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                     recorder.start(None)
                 else:
                     recorder = None
+            if phase is not None and failed is not None and recorder is not None and recorder.started:
+                debugging.failure(cfg, recorder, phase, failed)
             if recorder is not None and recorder.started and recorder.problem is not None and recorder.step_ms:
                 flops.record(recorder, recorder.problem, cfg.trainer.peak_file)
                 recorder.record("steps_per_call", cfg.trainer.steps_per_call)
-            if phase is not None and failed is not None and recorder is not None and recorder.started:
-                debugging.failure(cfg, recorder, phase, failed)
             result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
             if result["steps"] and recorder.enabled:
                 print(summary_text(result), flush=True)

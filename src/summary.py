@@ -17,11 +17,13 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
 from src import answer, debugging_table
 from src.answer import cell
+from src.overrides import by_key
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
@@ -119,7 +121,8 @@ def _overrides(r: dict) -> dict:
         items = OmegaConf.to_container(OmegaConf.load(path))
     except Exception:
         items = []
-    return {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in items if "=" in o}
+    given = by_key([str(o) for o in items], strict=False)  # as Hydra reads them
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _add_break_even(rows: list[dict]) -> None:
@@ -347,7 +350,7 @@ def report(sweep_dir: str | os.PathLike) -> int:
     if (Path(sweep_dir) / "roofline.png").exists() and roofline_points(rows):
         print(f"  roofline: {Path(sweep_dir).resolve() / 'roofline.png'} (table: roofline.md); "
               f"{floors_sentence(roofline_points(rows))}")
-    print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
+    print(f"  view with   tensorboard --logdir {shlex.quote(str(Path(sweep_dir).resolve()))}")  # pastes into bash
     noisy = [r["job"] for r in rows if r.get("noisy")]
     if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each
         which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"

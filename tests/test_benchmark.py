@@ -24,7 +24,12 @@ def test_bench_measures_every_runtime_against_its_plain_loop(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads((tmp_path / "bench.json").read_text())
     env = results["environment"]
-    assert env["packages"]["torch"].startswith("2.13") and env["packages"]["tensorflow"] == "2.21.0"
+    # The versions the run saw, as installed: the pins of requirements.txt (torch's local tag, +cpu, aside).
+    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert {"torch", "tensorflow", "numpy"} <= set(env["packages"])
+    for package, version in env["packages"].items():
+        assert version.split("+")[0] == pins.get(package, version.split("+")[0]), package
     assert env["cores"] >= 1 and env["cpu"] and "thread_env" in env
     rows = {r["runner"]: r for r in results["rows"]}
     assert set(rows) == {"torch_loop", "lightning", "tf_loop", "tf_session", "tf_function"}
@@ -93,17 +98,17 @@ def test_thread_study_runs_every_runner_at_one_thread_and_all_cores(tmp_path):
 
 
 def test_own_cost_measures_the_recorder_and_lightning_against_its_floor(tmp_path):
-    from src.reference import recorder_cost
+    from tools import recorder_cost
 
     result = recorder_cost.measure(steps=300, blocks=4)
     assert set(result) == set(recorder_cost.WAYS)
     for way, r in result.items():
         assert len(r["blocks_us"]) == 4 and 0 < r["us"] < 10_000, way  # microseconds per Recorder.step()
-    out = subprocess.run([sys.executable, "-m", "src.reference.lightning_overhead", "--steps", "20", "--warmup", "5",
+    out = subprocess.run([sys.executable, "-m", "tools.lightning_overhead", "--steps", "20", "--warmup", "5",
                           "--rounds", "2", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     ways = json.loads(out.stdout.strip().splitlines()[-1])
-    from src.reference.lightning_overhead import FLOOR, RUNTIME, WAYS
+    from tools.lightning_overhead import FLOOR, RUNTIME, WAYS
 
     assert set(WAYS) <= set(ways) and ways[FLOOR]["ratio"] == 1.0
     for way in WAYS:

@@ -14,8 +14,9 @@ import sys
 import numpy as np
 
 # TensorFlow's tf.lite imports JAX whenever it is installed (`try: from jax import jit`, for a converter
-# graphduel never uses): 0.6-0.8 s more on every TensorFlow import (measured here), and a second framework
-# in a TensorFlow run.  A None in sys.modules makes that one import fail, for TensorFlow's import alone.
+# graphduel never uses): most of a second more on every TensorFlow import, and a second framework in a
+# TensorFlow run (docs/measurements.md#tensorflow-import).  A None in sys.modules makes that one import
+# fail, for TensorFlow's import alone.
 _hide_jax = "jax" not in sys.modules
 if _hide_jax:
     sys.modules["jax"] = None
@@ -258,7 +259,7 @@ def traced_step(net: "TF2Step", recorder, jit_compile: bool = False, steps_per_c
 class OpCounter:
     """Counts the ops an eager step runs (each one recorded on the tape: the dynamic graph TensorFlow builds
     as it goes, gradient ops included), through TensorFlow's op callbacks, the hook its numerics checker
-    uses (private: tensorflow.python.framework.op_callbacks).  About 3% of an eager step."""
+    uses (private: tensorflow.python.framework.op_callbacks).  Its cost: docs/measurements.md#tf-op-counter."""
 
     def __init__(self):
         from tensorflow.python.framework import op_callbacks

@@ -54,7 +54,8 @@ def add_data(module: nn.Module, problem) -> None:
 
 
 def import_lightning():
-    """pytorch_lightning, without its start-up banner or torch 2.13's pytree warning (nothing a user can act on)."""
+    """pytorch_lightning, without its start-up banner or torch's pytree warning (nothing a user can act on:
+    docs/measurements.md#torch-warnings)."""
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     # Where Slurm is installed, Lightning suggests srun even for a run that does not want a cluster.
     warnings.filterwarnings("ignore", message=r"The `srun` command is available")

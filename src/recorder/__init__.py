@@ -192,8 +192,8 @@ class Recorder:
         if not self.enabled:
             return
         if self.problem is not None:  # the model's per-step tags (DynamicNet: model/depth), by position
-            self._scalars = {tag: col.tolist() for tag, col in
-                             self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
+            # drawn a block of steps at a time (src/problem.py): any max_steps costs no memory up front
+            self._scalars = self.problem.step_scalars(first_step, self.cfg.trainer.max_steps)
         self._hparams_due = True
         if first_step == 0:  # the setup, as step 0: the graphs built before the first step, its time
             build_ms, nodes = self.stats.take_setup()

@@ -2,6 +2,7 @@
 the summary it ends with.  Everything goes to stderr except the summary (run.py prints it)."""
 from __future__ import annotations
 
+import shlex
 import sys
 
 from src import flops
@@ -81,6 +82,6 @@ def summary_text(result: dict) -> str:
           for tag, v in (r.get("summary") or {}).items()],
         *[f"  warning     {w}" for w in r.get("warnings") or []],
         f"  logs        {r['run_dir']}",
-        f"  view with   tensorboard --logdir {r['run_dir']}",
+        f"  view with   tensorboard --logdir {shlex.quote(r['run_dir'])}",  # pastes into bash, whatever the path
     ]
     return "\n".join(lines)

@@ -97,8 +97,10 @@ def fit(problem, cfg, recorder, threads: int) -> None:
             return
 
         def run(inputs: dict) -> float:
+            t = time.perf_counter()
             state["params"], state["buffers"], loss = step(
                 state["params"], state["buffers"], data, {k: np.int32(v) for k, v in inputs.items()})
+            recorder.scalar("time/dispatch_ms", (time.perf_counter() - t) * 1e3)  # until XLA has the step
             return float(loss)  # waits for the step: JAX dispatches asynchronously
 
         train_loop(problem, cfg, recorder, run, state_now)

@@ -63,23 +63,25 @@ class SessionTrainer:
         run = self.session.make_callable([self.loss, self.train_op, *self.probes],
                                          feed_list=[self.inputs[k] for k in names])
         self._run = lambda inputs: run(*(inputs[k] for k in names))
-        if steps_per_call > 1:
-            self.call_n_max = steps_per_call
-            order = [*self.call_inputs.values(), self.call_n]
-            run_calls = self.session.make_callable(self.call_losses, feed_list=order)
-            self._run_calls = lambda feed: run_calls(*(feed[ph] for ph in order))
-
         # The step's first run prunes the graph to what it fetches, optimizes it (Grappler) and creates its
         # executors: 0.3-0.8 s here against ~1 ms for a later step.  That is building the graph too, so it is
         # done now, as part of the build, and undone: the variables initialised again (the momentum reloaded).
         t_first = time.perf_counter()
         self._run({k: 0 for k in names})
-        if steps_per_call > 1:  # the K-step call's graph too, with no step run
-            self.call({name: np.zeros(0, np.int64) for name in self.call_inputs}, 0)
         self.first_run_s = time.perf_counter() - t_first
         self.session.run(init, feed_dict=init_feed)
         if loads:
             self.session.run(load_ops, feed_dict={ph: problem.momentum_state[k] for k, ph in loads.items()})
+        if steps_per_call > 1:
+            self.call_n_max = steps_per_call
+            order = [*self.call_inputs.values(), self.call_n]
+            run_calls = self.session.make_callable(self.call_losses, feed_list=order)
+            self._run_calls = lambda feed: run_calls(*(feed[ph] for ph in order))
+            # The call's own first run (Grappler on the loop's graph) belongs to the build too: a call of no steps.
+            t_first = time.perf_counter()
+            self._run_calls({**{ph: np.zeros(steps_per_call, np.int32) for ph in self.call_inputs.values()},
+                             self.call_n: 0})
+            self.first_run_s += time.perf_counter() - t_first
 
     def _build_calls(self, problem, model, data, k: int) -> None:
         """trainer.steps_per_call = k: up to k steps in one Session.run, an in-graph while loop whose body is

@@ -5,7 +5,7 @@ trip count of the in-graph while_loop, whose maximum_iterations bound is what le
 whole step, update included, is compiled by XLA into one executable: one compile per input shape, and
 the shapes never change, so one.  XLA compiles at a function's first call, and TensorFlow has no call
 that compiles without running; so the setup runs the step once on the start's weights and puts them
-back: the compile (0.3-1.3 s here) is setup, and step 1 is a step like the others."""
+back: the compile (docs/measurements.md#tf-xla-compile) is setup, and step 1 is a step like the others."""
 from __future__ import annotations
 
 import time

@@ -51,7 +51,7 @@ def start(cfg: Config, batch_size: int, seed: int):
 def step_inputs(cfg: Config, seed: int, start: int, stop: int):
     if cfg.depth is not None:
         return {"depth": np.full(stop - start, cfg.depth)}
-    return {"depth": uniform_ints(stream(seed, INPUTS), stop, 0, cfg.max_depth)[start:]}
+    return {"depth": uniform_ints(stream(seed, INPUTS), stop, 0, cfg.max_depth, start=start)}
 
 
 def step_scalars(cfg: Config, data, inputs):

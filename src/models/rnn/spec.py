@@ -98,10 +98,13 @@ def start(cfg: Config, batch_size: int, seed: int):
 def step_inputs(cfg: Config, seed: int, start: int, stop: int):
     """Step s trains on pass (s-1)//pool's seeded permutation of the pool: each pass's order depends only on
     its own draws, so a prefix never depends on `stop` and a resumed run continues the same order."""
-    passes = -(-stop // cfg.pool)
-    order = stream(seed, INPUTS).random((passes, cfg.pool)).argsort(axis=1, kind="stable").ravel()[:stop]
+    first, last = start // cfg.pool, -(-stop // cfg.pool)  # the passes steps start+1..stop fall in
+    rng = stream(seed, INPUTS)
+    rng.bit_generator.advance(first * cfg.pool)  # one 64-bit output per draw of random(): earlier passes skipped
+    order = rng.random((last - first, cfg.pool)).argsort(axis=1, kind="stable").ravel()
+    order = order[start - first * cfg.pool:stop - first * cfg.pool]
     longest = _longest(cfg, stream(seed, DATA))
-    return {"batch": order[start:], "longest": longest[order[start:]]}
+    return {"batch": order, "longest": longest[order]}
 
 
 def step_scalars(cfg: Config, data, inputs):

@@ -407,7 +407,7 @@ def help_text() -> str:
     import importlib
 
     from src import models
-    from src.config import CONF_DIR, Config, DataConfig, TrainerConfig
+    from src.config import CONF_DIR, Config, DataConfig, DebugConfig, TrainerConfig
     from src.registry import MODELS, RUNTIMES
 
     def keys(obj, prefix: str, skip=("name",)) -> list[str]:
@@ -448,7 +448,9 @@ def help_text() -> str:
         *keys(TrainerConfig(), "    trainer."),
         "  data:",
         *keys(DataConfig(), "    data."),
-        *keys(Config(), "  ", skip=("model", "runtime", "trainer", "data")),
+        "  debug:   (or debug=probe_print, probe_native, probe_breakpoint, fault_nan, fault_shape, ...)",
+        *keys(DebugConfig(), "    debug."),
+        *keys(Config(), "  ", skip=("model", "runtime", "trainer", "data", "debug")),
         "",
         "Examples:",
         "  python train.py                                         two_layer under lightning, 500 steps",

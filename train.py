@@ -7,10 +7,10 @@ if __name__ == "__main__":  # Ctrl-C while Hydra and the pre-flight load: one li
     signal.signal(signal.SIGINT, lambda *_: (print("graphduel: Ctrl-C before the run started: nothing was written.",
                                                     file=sys.stderr), os._exit(130)))
 
-import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.types import RunMode  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
 
 # Jobs that a launcher starts in new processes (submitit: local or on Slurm nodes) unpickle this
 # module's task function: they need the project importable wherever their working directory is.

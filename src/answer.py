@@ -83,7 +83,9 @@ def _catch_up(r: dict, partner: dict) -> str:
     """From which step the static job's total time stays below the dynamic one's, or why never."""
     k = r.get("break_even_step")
     if isinstance(k, int):
-        return "setup included, it is ahead from the start" if k == 0 else f"it has spent less time in total from step {k}"
+        if k == 0:
+            return "setup included, it is ahead from the start"
+        return f"it has spent less time in total from step {k}"
     if k is None:
         return "no break-even (no time curve to compare)"
     text = str(k)
@@ -138,7 +140,8 @@ def _missing_partner(r: dict, by_job: dict[str, dict]) -> str:
     same = [j for j in by_job.values() if j.get("runtime") in dynamic and j.get("model") == r.get("model")]
     if same and not any(j.get("status") == "completed" for j in same):
         return f"no break-even: its dynamic partner {same[0].get('runtime')} did not complete ({same[0].get('status')})"
-    return f"no break-even: add runtime={dynamic[0]} to the sweep, the dynamic {framework} runtime it is measured against"
+    return (f"no break-even: add runtime={dynamic[0]} to the sweep, the dynamic {framework} runtime it is measured "
+            "against")
 
 
 def groups(rows: list[dict], overrides: dict[str, dict]) -> list[tuple[str, list[dict]]]:

@@ -12,6 +12,7 @@ written: Hydra itself would print a dozen lines and exit 1, after making the run
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import os
@@ -232,11 +233,11 @@ def _saved_primary(run_dir: str, args) -> list[str]:
     for source in sources:
         if source.get("schema") == "file" and source.get("provider") == "command-line":
             saved["config_dir"] = source["path"]
-        elif source.get("provider") == "main" and source.get("schema") == "file":
-            # Another primary config dir than a graphduel checkout's conf/ (the run may come from another
-            # checkout, whose conf/ this one's replaces).
-            if not os.path.isfile(os.path.join(os.path.dirname(source["path"]), "train.py")):
-                saved["config_path"] = source["path"]
+        # Another primary config dir than a graphduel checkout's conf/ (the run may come from another
+        # checkout, whose conf/ this one's replaces).
+        elif (source.get("provider") == "main" and source.get("schema") == "file"
+              and not os.path.isfile(os.path.join(os.path.dirname(source["path"]), "train.py"))):
+            saved["config_path"] = source["path"]
     flags = []
     for key, value in saved.items():
         if getattr(args, key) is None and value != MAIN[key]:
@@ -253,10 +254,8 @@ def _check_same_run(run_dir: str, task) -> None:
     from omegaconf import OmegaConf
 
     saved = None
-    try:
+    with contextlib.suppress(Exception):  # no saved config, or one OmegaConf cannot read: nothing to compare
         saved = OmegaConf.select(OmegaConf.load(os.path.join(run_dir, ".hydra", "config.yaml")), "runtime.name")
-    except Exception:
-        pass
     if saved is None:
         try:
             with open(os.path.join(run_dir, "result.json")) as f:

@@ -16,7 +16,6 @@ import time
 
 from tensorboard.compat.proto.event_pb2 import Event
 
-
 try:  # C implementation, far faster than the pure-Python loop below (docs/measurements.md#event-file)
     from google_crc32c import value as crc32c
 except ImportError:  # pragma: no cover
@@ -67,7 +66,7 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _value_prefix(tag: str) -> bytes:
     # Summary.value (field 1) holding Value{tag (field 1), simple_value (field 2, float32)}:
     # everything but the 4 bytes of the float is fixed per tag.
@@ -96,7 +95,7 @@ def _pack_float32(v: float) -> bytes:
     return _FLOAT.pack(v)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _double_prefix(tag: str, with_metadata: bool) -> tuple[bytes, bytes]:
     """Summary.value holding Value{tag, tensor: a float64 scalar (DT_DOUBLE, one double_val)} and, the first
     time a file holds the tag, metadata naming graphduel's own plugin: the bytes before the 8 bytes of the

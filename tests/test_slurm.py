@@ -5,10 +5,10 @@ event files.  Skipped, with the reason, where the cluster cannot run (not root, 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from helpers import ROOT, env_without_full_error, losses, scalars, train
+from helpers import ROOT, env_without_full_error, losses, train
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm, pytest.mark.slow]
 
@@ -179,7 +179,7 @@ def test_each_job_uses_the_cpus_slurm_gave_it(cluster, failing_sweep):
         assert r["threads"] == cluster.alloc_cpus(job_of(d / name)["job_id"]) == 1, name
     if len(os.sched_getaffinity(0)) >= 2:  # two CPUs, one each: Slurm ran two jobs side by side
         spans = sorted((r["start_time"], r["end_time"]) for r in runs.values())
-        assert any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+        assert any(b[0] < a[1] for a, b in itertools.pairwise(spans))
 
 
 def test_a_failing_job_is_listed_and_the_others_complete(failing_sweep):

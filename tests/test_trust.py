@@ -117,8 +117,8 @@ def test_a_sweep_lists_its_refused_jobs(tmp_path):
     (["experiment=static_vs_dynamic", "model=two_layer", "runtime=tf_eager"], {("tf_eager", 0)}),  # a preset, no -m
 ])
 def test_sweep_forms_hydra_documents_all_run(tmp_path, sweep, jobs):
-    out = cli(*([] if sweep[0].startswith("experiment=") else ["-m"]), *sweep, "trainer.max_steps=2", "trainer.progress_bar=false", f"hydra.sweep.dir={tmp_path}",
-              cwd=tmp_path)
+    out = cli(*([] if sweep[0].startswith("experiment=") else ["-m"]), *sweep, "trainer.max_steps=2",
+              "trainer.progress_bar=false", f"hydra.sweep.dir={tmp_path}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     results = [json.loads(p.read_text()) for p in tmp_path.glob("*/result.json")]
     assert {(r["runtime"], r["seed"]) for r in results} == jobs and len(results) == len(jobs)

@@ -2,8 +2,8 @@
 files' hidden() replaced by the identity (the model files before probes and faults), as it is (no probe, no
 fault), and under debug.probe=print and native.
 
-    python -m src.reference.probe_cost                       # every runtime, two_layer, 3 rounds of 200 steps
-    python -m src.reference.probe_cost --runtimes lightning,jax_jit --model dynamic
+    python -m tools.probe_cost                       # every runtime, two_layer, 3 rounds of 200 steps
+    python -m tools.probe_cost --runtimes lightning,jax_jit --model dynamic
 
 One process, rounds interleaved (each round runs every runtime's variants, in alternating order), at one
 thread: on a shared machine the noise then hits every variant alike.  Each ratio is to the identity's run
@@ -40,7 +40,7 @@ def _run(run_dir: str, model: str, runtime: str, steps: int, variant: str) -> di
     saved = os.dup(1)
     os.dup2(devnull, 1)  # the probes' lines (and the run's summary) are not the point here
     try:
-        with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115  (closed by the interpreter)
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             result = run(cfg, run_dir)
     except Exception as e:  # tf_xla cannot compile tf.print: a row says so
         result = {"status": "failed", "error": str(e)}
@@ -69,7 +69,7 @@ def table(runtimes, model: str, rounds: int, steps: int) -> str:
         ms = {v: [r.get("median_steady_ms") for r in results[(runtime, v)]] for v in VARIANTS}
         base = ms["identity"]
 
-        def cell(v):
+        def cell(v, ms=ms, runtime=runtime, base=base):  # this runtime's, bound now
             if None in ms[v]:
                 return "fails: " + next(r["error"] for r in results[(runtime, v)] if r.get("error"))[:40]
             return f"{statistics.median(ms[v]):.3f} ({statistics.median([a / b for a, b in zip(ms[v], base)]):.2f}x)"
@@ -84,7 +84,7 @@ def table(runtimes, model: str, rounds: int, steps: int) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m src.reference.probe_cost", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.probe_cost", description=__doc__.splitlines()[0])
     ap.add_argument("--runtimes", default=",".join(RUNTIMES))
     ap.add_argument("--model", default="two_layer")
     ap.add_argument("--rounds", type=int, default=3)

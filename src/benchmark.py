@@ -61,10 +61,9 @@ def _blocks(spec: dict) -> list[tuple[int, int]]:
 def measure(spec: dict) -> dict:
     t0 = time.perf_counter()
     runner = spec["runner"]
+    from src import contention
     from src.config import compose_config
     from src.problem import make_problem
-
-    from src import contention
 
     cfg = compose_config(*_overrides(spec))
     out: dict = {}
@@ -290,7 +289,8 @@ def plot_scaling(rows: list[dict], path: str) -> None:
         xs = [i for i, s in enumerate(sizes) if s in static and s in dynamic]
         ax_ratio.plot(xs, [static[sizes[i]] / dynamic[sizes[i]] for i in xs], ":", marker="s", color="black",
                       label=f"{model}: tf_session / lightning (static / dynamic)")
-    ax_ms.set(yscale="log", xlabel="hidden x batch", ylabel="ms per step (log)", title="Cost per step as the model grows")
+    ax_ms.set(yscale="log", xlabel="hidden x batch", ylabel="ms per step (log)",
+              title="Cost per step as the model grows")
     ax_ratio.axhline(1.0, color="grey", linewidth=0.8)
     ax_ratio.set(xlabel="hidden x batch", ylabel="ratio", title="Overheads fade as compute grows (1 = no difference)")
     for ax in (ax_ms, ax_ratio):

@@ -337,20 +337,24 @@ def _compose(overrides: list[str], hydra: bool):
 
 def explain(e: BaseException, overrides: list[str] | None = None) -> str:
     """One line for a Hydra or OmegaConf composition error: the key, the value, what is allowed."""
+    from src import hydra_private
+
     msg, cause = str(e), e.__cause__
-    if m := re.search(r"Could not find '([^']+)/([^'/]+)'", msg):
-        group, option = m.groups()
-        options = re.findall(r"^\t(\S+)$", msg, re.M)
+    kind, parts = hydra_private.hydra_error(msg) or (None, ())
+    if kind == "unknown_option":
+        group, option = parts
+        options = hydra_private.listed_options(msg)
         allowed = f"use one of {', '.join(options)}" if options else "see python train.py --help"
         return f"{group}={option} is not known: {allowed}."
-    if m := re.search(r"Could not override '([^']+)'", msg):
-        return _unknown_key(m.group(1), overrides or [])
-    if msg.startswith("Ambiguous value for argument"):
+    if kind == "unknown_key":
+        return _unknown_key(parts[0], overrides or [])
+    if kind == "ambiguous":
         return f"{_first_line(e)}: to sweep over the values, add -m (--multirun)."
-    if m := re.search(r"Error merging override (\S+)", msg):
-        key, _, value = m.group(1).partition("=")
+    if kind == "bad_value":
+        given = parse_override(parts[0])
+        key, value = given.key, given.value or ""
         why = _first_line(cause or e)
-        if "could not be converted to Integer" in why and re.fullmatch(r"[-+]?[0-9.]+(e[-+]?[0-9]+)?", value, re.I):
+        if hydra_private.not_an_integer(why) and re.fullmatch(r"[-+]?[0-9.]+(e[-+]?[0-9]+)?", value, re.I):
             number = float(value)
             if number.is_integer():
                 return f"{key}={value} is not allowed: write it as a whole number, {key}={int(number)}."
@@ -362,7 +366,9 @@ def explain(e: BaseException, overrides: list[str] | None = None) -> str:
 def _hydra_lines(e: BaseException) -> str:
     """A Hydra error as Hydra prints it, remedy lines and all (`Or add a second + ...: '++seed=1'`,
     `Available options: ...`), without the config search path it may list after them."""
-    text = str(e).split("\nConfig search path:")[0]
+    from src.hydra_private import without_search_path
+
+    text = without_search_path(str(e))
     return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip()) or type(e).__name__
 
 

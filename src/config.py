@@ -181,7 +181,8 @@ def validate(cfg: Any) -> None:
         need(r.backend in COMPILE_BACKENDS, "runtime.backend", r.backend, "use one of " + ", ".join(COMPILE_BACKENDS))
         need(r.mode in COMPILE_MODES, "runtime.mode", r.mode, "use one of " + ", ".join(COMPILE_MODES))
         need(r.mode == "default" or r.backend == "inductor", "runtime.mode", r.mode,
-             f"a mode is Inductor's: use runtime.mode=default with runtime.backend={r.backend}, or runtime.backend=inductor")
+             f"a mode is Inductor's: use runtime.mode=default with runtime.backend={r.backend}, "
+             "or runtime.backend=inductor")
     need(t.steps_per_call >= 1, "trainer.steps_per_call", t.steps_per_call, "use 1 or more")
     need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:
@@ -231,9 +232,8 @@ def _refuse_unknown_keys(node: Any, path: str = "") -> None:
     if not dataclasses.is_dataclass(schema):
         return
     known = {f.name for f in dataclasses.fields(schema)}
-    for key in node:
+    for key, child in node.items_ex(resolve=False):  # unresolved: a ??? or an ${...} is not read here
         if key not in known:
             raise ConfigError(f"{path}{key} is not a known key: use one of {', '.join(sorted(known))}.")
-        child = node._get_node(key)
         if isinstance(child, DictConfig):
             _refuse_unknown_keys(child, f"{path}{key}.")

@@ -5,6 +5,7 @@ import) in flight finishes, so weights and momentum stay consistent, then the ru
 logs and exits 130 (SIGINT) or 143 (SIGTERM).  A second Ctrl-C stops at once."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -40,7 +41,7 @@ class GracefulStop:
         self.signum = signum
         acknowledge(signum)
 
-    def __enter__(self) -> "GracefulStop":
+    def __enter__(self) -> GracefulStop:
         from src.requeue import preemption_signal  # a cluster job's warning of its end, too
 
         if threading.current_thread() is threading.main_thread():
@@ -62,9 +63,8 @@ def acknowledge(signum: int) -> None:
     line = f"graphduel: {name}: stopping after the current step or build{again}.\n"
     tqdm = sys.modules.get("tqdm")
     bar_open = bool(tqdm and getattr(getattr(tqdm, "tqdm", None), "_instances", None))
-    try:
+    # No usable stderr: stopping matters more than saying it.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         # os.write: safe wherever the handler runs (inside a print, a progress bar's write); a new line first
         # where a progress bar holds the current one.
         os.write(sys.stderr.fileno(), (("\n" if bar_open else "") + line).encode())
-    except (OSError, ValueError, AttributeError):  # no usable stderr: stopping matters more than saying it
-        pass

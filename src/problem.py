@@ -6,8 +6,9 @@ end; at 32, the same numbers rounded to float32.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -57,11 +58,11 @@ class Problem:
             cols = {**cols, "step": np.arange(start + 1, stop + 1)}
         return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
 
-    def inputs(self, start: int, stop: int) -> "StepInputs":
+    def inputs(self, start: int, stop: int) -> StepInputs:
         """Step start+1..stop's inputs, each a dict of Python ints, drawn a block of steps at a time."""
         return StepInputs(_Blocks(self.input_columns, start, stop))
 
-    def step_scalars(self, start: int, stop: int) -> dict[str, "Column"]:
+    def step_scalars(self, start: int, stop: int) -> dict[str, Column]:
         """What TensorBoard shows per step about the inputs of steps start+1..stop, by tag: columns drawn a
         block of steps at a time, position i for step start+1+i."""
         fn = getattr(self.spec, "step_scalars", None)

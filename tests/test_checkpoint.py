@@ -30,7 +30,7 @@ def test_a_checkpoint_holds_step_model_weights_and_momentum(tmp_path):
 
 def test_another_model_is_refused(tmp_path):
     ckpt = _saved(tmp_path, model="dynamic")
-    with pytest.raises(ConfigError, match="trained model=dynamic.*resume it as model=dynamic"):
+    with pytest.raises(ConfigError, match=r"trained model=dynamic.*resume it as model=dynamic"):
         checkpoint.check_fits(ckpt, str(tmp_path), "two_layer", WEIGHTS)
 
 
@@ -49,10 +49,10 @@ def test_other_sizes_are_refused_naming_each_weight(tmp_path):
 
 
 def test_a_missing_or_damaged_checkpoint_is_one_line(tmp_path):
-    with pytest.raises(ConfigError, match="no checkpoint.npz there"):
+    with pytest.raises(ConfigError, match=r"no checkpoint\.npz there"):
         checkpoint.load(str(tmp_path))
     (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 not a zip")
-    with pytest.raises(ConfigError, match="checkpoint.npz is damaged.*start a new run"):
+    with pytest.raises(ConfigError, match=r"checkpoint\.npz is damaged.*start a new run"):
         checkpoint.load(str(tmp_path))
 
 

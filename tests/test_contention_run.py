@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, scalars, train
 
+from helpers import ROOT, scalars, train
 from src import contention
 
 pytestmark = pytest.mark.e2e

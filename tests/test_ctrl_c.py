@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,7 +95,7 @@ def test_ctrl_c_in_a_run_of_1e10_steps_prints_a_resume_line_that_pastes(tmp_path
     run.finish()
     assert run.proc.returncode == 130, run.err
     assert ACK in run.err and "Traceback" not in run.err
-    k = json.loads(open(os.path.join(run_dir, "result.json")).read())["steps"]
+    k = json.loads(Path(run_dir, "result.json").read_text())["steps"]
     (line,) = [x for x in run.err.splitlines() if x.startswith("  resume with: ")]
     command = line[len("  resume with: "):]
     assert command.startswith(f"python {ROOT / 'train.py'} ")
@@ -103,5 +104,5 @@ def test_ctrl_c_in_a_run_of_1e10_steps_prints_a_resume_line_that_pastes(tmp_path
                                         f"trainer.max_steps={k + 3} trainer.progress_bar=false"],
                          capture_output=True, text=True, timeout=300, env=env_without_full_error(), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    result = json.loads(open(os.path.join(run_dir, "result.json")).read())
+    result = json.loads(Path(run_dir, "result.json").read_text())
     assert (result["status"], result["steps"], result["model"]) == ("completed", k + 3, "dynamic")

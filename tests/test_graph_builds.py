@@ -1,6 +1,7 @@
 """Graph builds made visible: every runtime reports the graphs it builds (counted from the frameworks' own
 counters and hooks), their time, the steps they fall in, and for eager runtimes the graph each step rebuilt;
 the sweep summary says when a static runtime has paid for its builds."""
+import itertools
 import json
 
 import numpy as np
@@ -31,7 +32,8 @@ def test_every_runtime_reports_its_graph_builds(tmp_path, runtime):
     built = {step for step, ms in compile_ms.items() if ms > 0}
     assert built == {step for step in range(STEPS + 1) if compiles[step] > (compiles[step - 1] if step else 0)}
     elapsed = [v for _, v in s["time/elapsed_s"]]
-    assert all(b > a for a, b in zip(elapsed, elapsed[1:])) and elapsed[-1] == pytest.approx(result["elapsed_s"], 1e-3)
+    assert all(b > a for a, b in itertools.pairwise(elapsed))
+    assert elapsed[-1] == pytest.approx(result["elapsed_s"], 1e-3)
     steady = [v for step, v in s["time/step_ms"] if step not in built]
     assert result["median_steady_ms"] == pytest.approx(float(np.median(steady)), rel=1e-4)
     nodes = [v for step, v in s["graph/nodes"] if step > 0]
@@ -72,7 +74,8 @@ def test_torch_compile_builds_one_graph_per_depth_when_it_first_runs(tmp_path):
     assert len(recompiles) == len(set(depths)) - 1  # every compile after the first: a guard on the depth failed
     assert all("inputs['depth'] ==" in b["reason"] for b in recompiles)
     nodes = dict(s["graph/nodes"])
-    assert all(nodes[step] > 0 for step in first_of_each) and sum(nodes.values()) == sum(nodes[k] for k in first_of_each)
+    assert all(nodes[step] > 0 for step in first_of_each)
+    assert sum(nodes.values()) == sum(nodes[k] for k in first_of_each)
 
 
 def test_eager_graphs_grow_with_the_depth(tmp_path):
@@ -81,7 +84,7 @@ def test_eager_graphs_grow_with_the_depth(tmp_path):
     for runtime in ("lightning", "tf_eager"):
         _, s = _run(tmp_path / runtime, runtime)
         by_depth = {}
-        for (step, n), d in zip([p for p in s["graph/nodes"] if p[0] > 0], depths):
+        for (_, n), d in zip([p for p in s["graph/nodes"] if p[0] > 0], depths):
             by_depth.setdefault(d, set()).add(n)
         assert all(len(v) == 1 for v in by_depth.values()), by_depth  # the same graph at the same depth
         sizes = [by_depth[d].pop() for d in sorted(by_depth)]

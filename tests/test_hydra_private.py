@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from src import hydra_private
 from src.hydra_private import args_parser, basic_sweeper
 
 ROOT_CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -46,6 +47,49 @@ def test_graphduels_sweeper_is_the_one_hydra_instantiates():
     assert issubclass(GraphduelSweeper, basic_sweeper())
 
 
+def test_basic_sweepers_state_is_what_graphduels_sweeper_reads_and_sets():
+    """_parse_config (hydra.sweeper.params as overrides), overrides (the batches) and batch_index (the batch
+    get_job_batch returned last), read through src/hydra_private.py."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    sweeper = basic_sweeper()(max_batch_size=2, params={"seed": "0,1,2", "model": "dynamic"})
+    assert hydra_private.sweep_params(sweeper) == ["seed=0,1,2", "model=dynamic"]
+    assert hydra_private.batches(sweeper) is None and sweeper.batch_index == 0
+    parsed = OverridesParser.create().parse_overrides(hydra_private.sweep_params(sweeper))
+    hydra_private.set_batches(sweeper, sweeper.split_arguments(parsed, sweeper.max_batch_size))
+    assert [len(b) for b in hydra_private.batches(sweeper)] == [2, 1]
+    assert sweeper.get_job_batch() == [["seed=0", "model=dynamic"], ["seed=1", "model=dynamic"]]
+    assert hydra_private.jobs_before_batch(sweeper) == 0 and not sweeper.is_done()
+    assert sweeper.get_job_batch() == [["seed=2", "model=dynamic"]]
+    assert hydra_private.jobs_before_batch(sweeper) == 2 and sweeper.is_done()
+
+
+def _refusal(*overrides: str) -> BaseException:
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException
+
+    from src.config import CONF_DIR, register_configs
+
+    register_configs()
+    # (MissingConfigException is a ConfigCompositionException too)
+    with pytest.raises(ConfigCompositionException) as e, initialize_config_dir(CONF_DIR, version_base="1.3"):
+        compose("config", overrides=list(overrides))
+    return e.value
+
+
+def test_hydras_error_prose_still_reads_as_the_pre_flight_reads_it():
+    """src/cli.py turns each of these into one line; if Hydra words them otherwise, this says which."""
+    e = _refusal("model=foo")
+    assert hydra_private.hydra_error(str(e)) == ("unknown_option", ("model", "foo"))
+    assert hydra_private.listed_options(str(e)) == ["dynamic", "rnn", "two_layer"]
+    assert "Config search path" in str(e) and "search path" not in hydra_private.without_search_path(str(e))
+    assert hydra_private.hydra_error(str(_refusal("model.hiden=3"))) == ("unknown_key", ("model.hiden",))
+    assert hydra_private.hydra_error(str(_refusal("seed=0,1"))) == ("ambiguous", ("seed=0,1",))
+    for value in ("abc", "1e3"):
+        e = _refusal(f"trainer.max_steps={value}")
+        assert hydra_private.hydra_error(str(e)) == ("bad_value", (f"trainer.max_steps={value}",))
+        assert hydra_private.not_an_integer(str(e.__cause__))
+    assert hydra_private.hydra_error(str(_refusal("+seed=1"))) is None  # said as Hydra says it (cli.py)
 def test_main_search_path_is_hydra_mains_with_the_command_lines_config_dir(tmp_path):
     from hydra import compose
     from hydra.core.global_hydra import GlobalHydra

@@ -26,7 +26,7 @@ def cli(*args, cwd=ROOT, env=None, timeout=600):
 @pytest.mark.parametrize("args, words", [
     (["model=foo"], ["model=foo", "two_layer"]),
     (["runtime=jax"], ["runtime=jax", "lightning, lightning_compile, tf_eager, tf_function, tf_session"]),
-    (["model.hiden=3"], ["model.hiden", "hidden"]),
+    (["model.hiden=3"], ["model.hiden", "did you mean model.hidden?"]),  # the one typo checked by a process
     (["+trainer.fast=1"], ["trainer.fast", "max_steps"]),
     (["trainer.max_steps=abc"], ["trainer.max_steps=abc", "Integer"]),
     (["model.hidden=0"], ["model.hidden=0", "1 or more"]),

@@ -20,7 +20,8 @@ def test_runtime_keeps_the_contract(tmp_path, runtime, model):
     result = train(tmp_path, f"model={model}", f"runtime={runtime}", f"trainer.max_steps={STEPS}",
                    "trainer.checkpoint_every_n_steps=5")
     spec = RUNTIMES[runtime]
-    assert (result["status"], result["steps"], result["model"], result["runtime"]) == ("completed", STEPS, model, runtime)
+    assert (result["status"], result["steps"], result["model"], result["runtime"]) == (
+        "completed", STEPS, model, runtime)
     assert (result["framework"], result["graph"], result["accelerator"]) == (spec.framework, spec.graph, "cpu")
     assert json.loads((tmp_path / "result.json").read_text()) == json.loads(json.dumps(result))
     # Every step logged once, with the model's own per-step tags, holding its per-step inputs' values.

@@ -1,10 +1,9 @@
 """The static-graph runtime: a real TensorFlow graph, built once and finalized, run by a Session."""
-import json
 
 import numpy as np
 import pytest
 
-from helpers import compose_cfg, losses, scalars, step_tags, train
+from helpers import compose_cfg, losses, train
 from src.problem import make_problem
 
 pytestmark = pytest.mark.contract
@@ -38,9 +37,8 @@ def test_graph_is_built_once_and_finalized():
         n_ops = len(trainer.graph.get_operations())
         seen = [trainer.step(inputs) for inputs in problem.inputs(0, 8)]
         assert len(trainer.graph.get_operations()) == n_ops  # nothing added while training
-        with pytest.raises(RuntimeError, match="finalized"):
-            with trainer.graph.as_default():
-                tf.constant(1.0)
+        with pytest.raises(RuntimeError, match="finalized"), trainer.graph.as_default():
+            tf.constant(1.0)
         # One graph for every depth: the loop is a graph op fed its trip count.
         loops = [op for op in trainer.graph.get_operations() if op.type in ("While", "StatelessWhile", "Enter")]
         assert loops, "the middle layer's reuse must be an in-graph loop"

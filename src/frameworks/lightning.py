@@ -7,7 +7,7 @@ timed as a whole; on one device without Lightning's optimizer wrapper (see on_tr
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -8,6 +8,7 @@ Set TF_CPP_MIN_LOG_LEVEL=0 to see everything.  Only 0 counts as asking: JAX sets
 imported, and a process that imported TensorFlow (TensorBoard does) and so JAX passes that on to its children."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -29,7 +30,7 @@ try:
         try:
             with open(os.devnull, "w") as _devnull:
                 os.dup2(_devnull.fileno(), 2)
-                import tensorflow as tf  # noqa: F401
+                import tensorflow as tf
                 tf.config.list_physical_devices("GPU")  # the CUDA probe, which logs too
         finally:
             os.dup2(_saved, 2)
@@ -61,10 +62,8 @@ def accelerator(requested: str) -> str:
                           "(tf.config.list_physical_devices('GPU') is empty): use trainer.accelerator=cpu "
                           "or auto, or install a CUDA build of TensorFlow (pip install 'tensorflow[and-cuda]').")
     for gpu in gpus:
-        try:
+        with contextlib.suppress(RuntimeError):  # already initialised in this process
             tf.config.experimental.set_memory_growth(gpu, True)  # don't seize the whole card
-        except RuntimeError:  # already initialised in this process
-            pass
     return "gpu" if gpus and requested in ("gpu", "auto") else "cpu"
 
 
@@ -117,9 +116,9 @@ class TF2Step(tf.Module):
     def step(self, inputs: dict) -> tf.Tensor:
         self.traces += 1
         p = self.problem
-        with tf.GradientTape() as tape:
-            with tf.name_scope("forward"):  # scopes: what TensorBoard's Graphs tab groups the traced graph by
-                loss = tf.identity(self.model.loss(self.params, self.data, inputs, p), name="loss")
+        # Scopes: what TensorBoard's Graphs tab groups the traced graph by.
+        with tf.GradientTape() as tape, tf.name_scope("forward"):
+            loss = tf.identity(self.model.loss(self.params, self.data, inputs, p), name="loss")
         with tf.name_scope("gradients"):
             grads = tape.gradient(loss, list(self.params.values()))
         with tf.name_scope("update"):
@@ -217,7 +216,7 @@ class TraceWatch:
         self._us = self._clock.value() if self._clock else 0
 
 
-def traced_step(net: "TF2Step", recorder, jit_compile: bool = False, steps_per_call: int = 1):
+def traced_step(net: TF2Step, recorder, jit_compile: bool = False, steps_per_call: int = 1):
     """The TF 2 step as tf_function and tf_xla run it: traced once by tf.function with the step's
     input_signature (scalar int32 inputs: one trace for every value), now, as part of the setup, the
     trace counted and timed (TraceWatch) and its graph written for the Graphs tab; under jit_compile,

@@ -41,6 +41,11 @@ FLUSH_EVERY = 100  # steps between flushes to the OS: an interrupted run keeps a
 OWN_TAGS = frozenset({"time/step_ms", "time/compute_ms", "time/elapsed_s", "graph/compiles", "graph/compile_ms",
                       "graph/nodes", "graph/build_s_total", "Overview/loss_log10", "Overview/step_ms", "train/loss",
                       "train/loss_float64"})
+OWN_PREFIXES = ("graph/phase_s/",)  # and the running totals of the builds' phases
+
+
+def own_tag(tag: str) -> bool:
+    return tag in OWN_TAGS or tag.startswith(OWN_PREFIXES)
 
 
 class Diverged(GraphduelError):
@@ -136,8 +141,11 @@ class Recorder:
             rundir.save_hydra_config(self.run_dir, self.cfg, staged)
             if self.problem is not None and self.problem.start_step:
                 step = self.problem.start_step
-                own = OWN_TAGS | set(self.problem.step_scalars(0, 1))
-                self._elapsed_offset, events = rundir.resume(self.run_dir, step, self.stats, own, staged)
+                model_tags = set(self.problem.step_scalars(0, 1))
+                self._elapsed_offset, last, events = rundir.resume(
+                    self.run_dir, step, self.stats, lambda tag: own_tag(tag) or tag in model_tags, staged)
+                # The builds' running totals go on from the earlier sessions' (their builds are not kept).
+                self._phase_s = {t[len(OWN_PREFIXES[0]):]: v for t, v in last.items() if t.startswith(OWN_PREFIXES[0])}
                 self.checkpoint_step = step
             staged.write(os.path.join(self.run_dir, "result.json"), rundir.result_json(self.result("running")))
         if events is not None:
@@ -166,7 +174,7 @@ class Recorder:
         over the steady steps; the sweep summary shows `<tag> (median)`.  metric=True also makes its median a
         metric of the HParams tab (`trial/<tag>`); a metric is reported from the session's first step on,
         when the tab's list of metrics is written."""
-        if tag in OWN_TAGS or tag in self._scalars:
+        if own_tag(tag) or tag in self._scalars:
             raise ValueError(f"recorder.scalar({tag!r}): the recorder writes that tag itself; name yours apart")
         self.stats.pending_values[tag] = float(value)
         if metric and tag not in self.metrics:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from src import checkpoint, event_file, owner
@@ -42,17 +42,18 @@ def save_checkpoint(run_dir: str, step: int, weights: dict, momentum: dict, mode
     checkpoint.save(run_dir, step, weights, momentum, model=model)
 
 
-def keep_steps(payloads: Iterable[bytes], step: int, steps, own_tags: set[str]) -> tuple[list[bytes], float]:
+def keep_steps(payloads: Iterable[bytes], step: int, steps, own: Callable[[str], bool]) -> tuple[list[bytes], dict]:
     """Of an earlier session's events, those to keep when resuming from its checkpoint at `step`: its setup
     (step 0) and steps 1..step, each one event holding train/loss and its other per-step tags.  Later steps
     are dropped (they will be trained and logged again), and so are graphs (the resumed session writes its
     own) and the earlier session's hparams.  `steps` (stats.Steps) gets the kept steps' numbers back; a tag
-    not in `own_tags` (the recorder's own and the model's) is a runtime's value (Recorder.scalar).  A step
-    found twice (a resume killed between renaming its new file and removing the others) is kept once.
-    Returns the kept payloads and the elapsed seconds at the last kept one."""
+    for which `own(tag)` is false (neither the recorder's nor the model's) is a runtime's value
+    (Recorder.scalar).  A step found twice (a resume killed between renaming its new file and removing the
+    others) is kept once.  Returns the kept payloads and the last kept event's values (time/elapsed_s, the
+    builds' running totals)."""
     from tensorboard.compat.proto.event_pb2 import Event
 
-    kept, elapsed, seen = [], 0.0, set()
+    kept, last, seen = [], {}, set()
     for payload in payloads:
         event = Event.FromString(payload)
         values = scalar_values(event)
@@ -63,7 +64,7 @@ def keep_steps(payloads: Iterable[bytes], step: int, steps, own_tags: set[str]) 
         kept.append(payload)
         steps.compiles = int(values.get("graph/compiles", steps.compiles))
         steps.compile_s += values.get("graph/compile_ms", 0.0) / 1e3
-        elapsed = values.get("time/elapsed_s", elapsed)
+        last = values
         if values.get("graph/compile_ms"):
             steps.build_steps.add(event.step)
         if "train/loss" not in values:
@@ -73,24 +74,25 @@ def keep_steps(payloads: Iterable[bytes], step: int, steps, own_tags: set[str]) 
         steps.compute_ms.append(values["time/compute_ms"])
         steps.nodes.append(int(values.get("graph/nodes", 0)))
         for tag, v in values.items():
-            if tag not in own_tags:
+            if not own(tag):
                 steps.values.setdefault(tag, {})[event.step] = v
     steps.step_no = step
-    return kept, elapsed
+    return kept, last
 
 
-def resume(run_dir: str, step: int, steps, own_tags: set[str], staged: owner.Staged) -> tuple[float, str]:
+def resume(run_dir: str, step: int, steps, own: Callable[[str], bool], staged: owner.Staged) -> tuple[float, dict, str]:
     """Continues this directory's run after its checkpoint at `step` (see keep_steps): the kept steps are
     written to a temp file (in `staged`), renamed over the run's (first) event file when the start commits,
     so the only copy of a step is never deleted; the run then appends to that file (then_keep_one removes
-    any other).  Returns the earlier sessions' elapsed seconds and that file's path."""
+    any other).  Returns the earlier sessions' elapsed seconds, the last kept event's values and that
+    file's path."""
     old = sorted(n for n in os.listdir(run_dir) if n.startswith("events.out.tfevents."))
-    kept, elapsed = keep_steps(iter_records(run_dir), step, steps, own_tags)
+    kept, last = keep_steps(iter_records(run_dir), step, steps, own)
     path = os.path.join(run_dir, old[0] if old else event_file.file_name())
     frames = [event_file.frame(event_file.version_event().SerializeToString())]
     frames += [event_file.frame(payload) for payload in kept]
     staged.write(path, b"".join(frames), tmp=os.path.join(run_dir, ".events.tmp"))
-    return elapsed, path
+    return last.get("time/elapsed_s", 0.0), last, path
 
 
 def then_keep_one(run_dir: str, path: str) -> None:

@@ -9,7 +9,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from src.config import register_configs  # noqa: E402
+from src.config import register_configs
 
 register_configs()
 

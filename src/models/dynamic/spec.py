@@ -8,7 +8,6 @@ inside it (TensorFlow's while_loop) or one graph per depth (torch.compile)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -24,7 +23,7 @@ class Config(ModelConfig):
     hidden: int = field(default=100, metadata={"help": "hidden units, the width of the shared middle layer"})
     d_out: int = field(default=10, metadata={"help": "outputs"})
     max_depth: int = field(default=3, metadata={"help": "most reuses of the middle layer in one step"})
-    depth: Optional[int] = field(default=None, metadata={
+    depth: int | None = field(default=None, metadata={
         "help": "null: a depth per step, drawn from the seed; an int: the same depth every step"})
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(lr=1e-4, momentum=0.9))
 

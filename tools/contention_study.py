@@ -1,8 +1,8 @@
 """The ~100 ms steps reproduced: a run alone and beside a busy loop per core, interleaved, for a few thread
 settings (docs/benchmark.md#contention).
 
-    python -m src.reference.contention_study --rounds 3 --steps 300
-    python -m src.reference.contention_study --runs "lightning" "lightning;2" "lightning;2;OMP_WAIT_POLICY=passive"
+    python -m tools.contention_study --rounds 3 --steps 300
+    python -m tools.contention_study --runs "lightning" "lightning;2" "lightning;2;OMP_WAIT_POLICY=passive"
 
 A run is `runtime[;threads[;VAR=value,...]]` (threads empty: graphduel's default).  Each is `python train.py` in
 its own session (process group and scheduler autogroup); `--quiet-nice -20` (root) raises the alone runs'
@@ -57,7 +57,7 @@ def once(run: str, steps: int, beside: int, nice: int | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m src.reference.contention_study", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.contention_study", description=__doc__.splitlines()[0])
     ap.add_argument("--runs", nargs="+", default=["lightning", "lightning;2", "lightning;2;OMP_WAIT_POLICY=passive",
                                                   "lightning;1"])
     ap.add_argument("--rounds", type=int, default=3)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from src.config import compose_config  # noqa: E402
-from src.run import run  # noqa: E402
+from src.config import compose_config
+from src.run import run
 
 CONFIGS = [("lightning", []), ("inductor, default", ["runtime.backend=inductor"]),
            ("inductor, reduce-overhead", ["runtime.mode=reduce-overhead"]),

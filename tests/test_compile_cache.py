@@ -33,7 +33,8 @@ def test_a_cold_run_has_no_cache_hits_whatever_ran_before(runs, runtime):
         assert not any("cache" in b["what"] for b in r["builds"]), r["builds"]
     # Job order does not change what a cold run builds.
     assert out[runtime, "cold"]["compiles"] == out[runtime, "cold_after"]["compiles"]
-    assert [b["what"] for b in out[runtime, "cold"]["builds"]] == [b["what"] for b in out[runtime, "cold_after"]["builds"]]
+    kinds = {name: [b["what"] for b in out[runtime, name]["builds"]] for name in ("cold", "cold_after")}
+    assert kinds["cold"] == kinds["cold_after"]
 
 
 @pytest.mark.parametrize("runtime", ["lightning_compile", "jax_jit"])
@@ -58,9 +59,9 @@ def test_the_warm_cache_persists_in_its_directory(runs):
 
 
 def test_compile_cache_is_refused_unless_cold_or_warm():
+    from helpers import compose_cfg
     from src.config import validate
     from src.errors import ConfigError
-    from helpers import compose_cfg
 
-    with pytest.raises(ConfigError, match="trainer.compile_cache=lukewarm is not allowed: use cold or warm"):
+    with pytest.raises(ConfigError, match=r"trainer\.compile_cache=lukewarm is not allowed: use cold or warm"):
         validate(compose_cfg("trainer.compile_cache=lukewarm"))

@@ -60,14 +60,16 @@ def compile_step(problem, model, params, buffers, data, recorder=None, steps_per
     t_lowered = time.perf_counter()
     if recorder is not None:
         build = recorder.graph_built(t_lowered - t, "trace", nodes=jaxw.equations(traced.jaxpr))
-        build["phases"] = {"trace_ms": round((t_traced - t) * 1e3, 3), "lower_ms": round((t_lowered - t_traced) * 1e3, 3)}
+        build["phases"] = {"trace_ms": round((t_traced - t) * 1e3, 3),
+                           "lower_ms": round((t_lowered - t_traced) * 1e3, 3)}
         graph = jaxw.step_graph(traced, args, names)
         recorder.write_graph(graph.SerializeToString())
         recorder.status("compiling the step with XLA (jax.jit)...")
     compiled = lowered.compile()
     if recorder is not None:
         seconds = time.perf_counter() - t_lowered
-        recorder.graph_built(seconds, "XLA compile", count=False)["phases"] = {"xla_compile_ms": round(seconds * 1e3, 3)}
+        build = recorder.graph_built(seconds, "XLA compile", count=False)
+        build["phases"] = {"xla_compile_ms": round(seconds * 1e3, 3)}
     return compiled
 
 

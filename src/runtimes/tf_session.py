@@ -67,7 +67,7 @@ class SessionTrainer:
         # executors: 0.3-0.8 s here against ~1 ms for a later step.  That is building the graph too, so it is
         # done now, as part of the build, and undone: the variables initialised again (the momentum reloaded).
         t_first = time.perf_counter()
-        self._run({k: 0 for k in names})
+        self._run(dict.fromkeys(names, 0))
         self.first_run_s = time.perf_counter() - t_first
         self.session.run(init, feed_dict=init_feed)
         if loads:

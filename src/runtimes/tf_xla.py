@@ -32,7 +32,8 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         else:
             run(example)  # XLA compiles here; the step it ran is undone
         seconds = time.perf_counter() - t  # TensorFlow has no Python-readable XLA clock: the call, timed
-        recorder.graph_built(seconds, "XLA compile", count=False)["phases"] = {"xla_compile_ms": round(seconds * 1e3, 3)}
+        build = recorder.graph_built(seconds, "XLA compile", count=False)
+        build["phases"] = {"xla_compile_ms": round(seconds * 1e3, 3)}
         for k, v in weights.items():
             net.params[k].assign(v)
         for k, v in momentum.items():

@@ -29,9 +29,12 @@ def cell(value) -> str:
 
 
 def caveats(row: dict, partner: dict | None) -> list[str]:
-    """What makes this comparison less trustworthy than its numbers look (a partner measured while the
-    machine was contended, say), each a clause appended to the sentence.  A hook: none yet."""
-    return []
+    """What makes this comparison less trustworthy than its numbers look, each a clause appended to the
+    sentence: a job or its partner measured while other work competed for its cores (src/contention.py)."""
+    from src.contention import caveat
+
+    note = caveat(row, partner)
+    return [note] if note else []
 
 
 def _listed(values: list[str]) -> str:

@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 
 from src import answer, debugging_table
@@ -28,7 +29,7 @@ from src.overrides import by_key
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
            "compiles", "compile_s", "build_phases", "compile_cache", "cache_hits", "break_even_step", "break_even_vs",
-           "vs_dynamic", "flops_per_step", "gflops_per_s", "x_floor", "status", "why"]
+           "vs_dynamic", "flops_per_step", "gflops_per_s", "x_floor", "contended", "status", "why"]
 # The console's table: what the answer rests on, in 120 columns (every column is in summary.csv and .md).
 CONSOLE = [("job", "job"), ("status", "status"), ("steps", "steps"), ("median_steady_ms", "steady ms"),
            ("vs_dynamic", "x dyn"), ("compiles", "builds"), ("compile_s", "build s"),
@@ -153,7 +154,10 @@ def _add_break_even(rows: list[dict]) -> None:
 
 
 # -- tables ---------------------------------------------------------------------------------------------
-_cell = cell  # the answer's sentences write every number as the tables do
+def _cell(value, column: str = "noisy") -> str:
+    """A cell as answer.cell writes it (the answer's sentences write every number as the tables do), but a
+    flag column's True as its own name (noisy, contended)."""
+    return column if value is True else cell(value)
 
 
 def _csv(value):
@@ -164,13 +168,13 @@ def _csv(value):
 def table_markdown(rows: list[dict]) -> str:
     cols = ["job", *columns(rows)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(_cell(r.get(c), c) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
 def table_text(rows: list[dict], width: int = WIDTH) -> str:
     """The console's table (CONSOLE's columns) in `width` columns: long job names are cut in the middle."""
-    cells = [[title for _, title in CONSOLE]] + [[_cell(r.get(c)) for c, _ in CONSOLE] for r in rows]
+    cells = [[title for _, title in CONSOLE]] + [[_cell(r.get(c), c) for c, _ in CONSOLE] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(CONSOLE))]
     over = sum(widths) + 2 * (len(widths) - 1) - width
     if over > 0:  # the job name gives way: its number and model lead, what varied trails
@@ -355,10 +359,16 @@ def report(sweep_dir: str | os.PathLike) -> int:
     noisy = [r["job"] for r in rows if r.get("noisy")]
     if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each
         which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"
-        import textwrap
-
         print(textwrap.fill(f"  noisy timings (interquartile range over 10% of the median): {which}; compare runtimes "
                             "side by side with python bench.py, which interleaves them (docs/benchmark.md)",
+                            WIDTH, subsequent_indent="    ", break_on_hyphens=False))
+    contended = [r["job"] for r in rows if r.get("contended")]
+    if contended:  # a uniformly slowed run is not noisy: the contention check (src/contention.py) catches it
+        which = (", ".join(contended) if len(contended) <= 4 else
+                 f"{len(contended)} of {len(rows)} jobs, marked in the table")
+        print(textwrap.fill(f"  contended timings (other work competed for their cores: result.json says how): "
+                            f"{which}; their times and break-evens are not the runtimes' own: rerun them on a quiet "
+                            "machine",
                             WIDTH, subsequent_indent="    ", break_on_hyphens=False))
     print(f"  every column: {Path(sweep_dir).resolve() / 'summary.csv'} (and summary.md)")
     print()

@@ -116,3 +116,33 @@ def test_own_cost_measures_the_recorder_and_lightning_against_its_floor(tmp_path
         per_round = [a / b for a, b in zip(r["rounds_ms"], ways[FLOOR]["rounds_ms"])]
         assert len(r["rounds_ms"]) == 2 and r["ratio"] == pytest.approx(statistics.median(per_round)), way
     assert ways[RUNTIME]["ms"] > 0
+
+
+def test_a_block_disturbed_by_other_work_is_re_measured_and_the_row_says_so(tmp_path):
+    import os
+
+    hog = "import time\nend = time.time() + 200\nwhile time.time() < end: pass"  # bounded, and killed below
+    hogs = [subprocess.Popen([sys.executable, "-c", hog], start_new_session=True)
+            for _ in range(len(os.sched_getaffinity(0)))]
+    try:
+        out = bench(tmp_path, "--models", "two_layer", "--runners", "torch_loop,jax_jit", "--rounds", "1",
+                    "--remeasure", "1", "--steps", "100")  # blocks long enough for the scheduler to show
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {r["runner"]: r for r in json.loads((tmp_path / "bench.json").read_text())["rows"]}
+    table = (tmp_path / "bench.md").read_text()
+    for runner, r in rows.items():  # a plain loop's blocks are checked like a runtime's
+        # Its first measurement was disturbed, so it was measured again; the one kept is the less disturbed,
+        # and its row says how many of its blocks stayed so, and why.
+        assert len(r["blocks_contended"]) == 5 and r["remeasured"] == 1, runner
+        assert r["contended_blocks"] == sum(r["blocks_contended"])
+        line = next(x for x in table.splitlines() if f"| {runner} |" in x)
+        if r["contended_blocks"]:
+            assert "its threads waited for a CPU" in r["contended_reason"], runner
+            assert line.endswith(f"| {r['contended_blocks']} of 5 blocks, still after re-measuring 1x: "
+                                 f"{r['contended_reason']} |"), line
+        else:
+            assert line.endswith("|  |"), line

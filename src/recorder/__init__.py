@@ -25,6 +25,7 @@ import os
 import time
 from typing import Any
 
+from src import contention
 from src.errors import GraphduelError
 from src.interrupt import GracefulStop, Interrupted
 from src.recorder import rundir
@@ -94,6 +95,9 @@ class Recorder:
         self._first = 0
         self._hparams_due = False  # the loop started, the HParams start not yet written (see _hparams_start)
         self._hparams_written = False
+        self._watch: contention.Watch | None = None  # whether the machine was the run's own (loop_start on)
+        self.contention: dict = {"contended": None, "contended_reason": None, "contention": None}
+        self._watched: set[int] = set()
 
     # The statistics, by their old names (callers read them off the recorder).
     step_no = property(lambda self: self.stats.step_no)
@@ -174,12 +178,13 @@ class Recorder:
         the progress bar once there is one, else a line of its own.  Silent without a progress bar."""
         self.console.status(text)
 
-    def warn(self, text: str) -> None:
+    def warn(self, text: str, said: bool = False) -> None:
         """Something the user must know about the run (a compile that fell back to eager, say): in
-        result.json, the summary, and on stderr now."""
+        result.json, the summary, and on stderr now (unless `said` there already, by the pre-flight)."""
         if text not in self.warnings:
             self.warnings.append(text)
-            self.console.warn(text)
+            if not said:
+                self.console.warn(text)
 
     def write_graph(self, graph_def_bytes: bytes, tag: str | None = None) -> None:
         """A serialized GraphDef for TensorBoard's Graphs tab: the run's graph, or with a `tag` one more graph
@@ -189,6 +194,8 @@ class Recorder:
     def loop_start(self, first_step: int = 0) -> None:
         """Marks the start of the training loop; step timings are measured from here on."""
         self.stats.step_no = self._first = first_step
+        self._watch = contention.Watch(first_step, self.cfg.trainer.max_steps)
+        self._watched = self._watch.at
         self._t_last = time.perf_counter()
         if not self.enabled:
             return
@@ -257,6 +264,8 @@ class Recorder:
         self.console.step(step_no, loss)
         if _last and self.stop is not None and self.stop.signum is not None:
             raise Interrupted(self.stop.signum, step_no)
+        if step_no in self._watched:  # between two steps' timed spans: in neither
+            self._watch.take(step_no)
         # Taken last, so the recorder's own work is counted in the next step, as the loop sees it.
         self._t_last = time.perf_counter()
 
@@ -292,6 +301,9 @@ class Recorder:
         from src import hparams
         from src.environment import describe
 
+        if self._watch is not None:  # whether the machine was the run's own while it was timed
+            figures, contended, reason = self._watch.verdict(self.threads, self.step_no)
+            self.contention = {"contended": contended, "contended_reason": reason, "contention": figures}
         result = self.result(status, error)
         result["environment"] = describe()  # what reproducing its timings needs (read at the end: ~0.1 s)
         if not self.enabled:
@@ -303,7 +315,7 @@ class Recorder:
         if self.started:  # (the tblog writes them only into a log already begun)
             # The HParams tab's metrics: the run's final numbers, as scalars at its last step.
             final = {tag: result[tag.split("/")[1]] for tag, _ in hparams.METRICS
-                     if tag.startswith("trial/") and result[tag.split("/")[1]] is not None}
+                     if tag.startswith("trial/") and result.get(tag.split("/")[1]) is not None}
             final.update({f"trial/{tag}": result["summary"][tag]["median"] for tag in self.metrics
                           if result["summary"].get(tag, {}).get("median") is not None})
             self.tblog.hparams_end(self.step_no, final, status)
@@ -348,6 +360,7 @@ class Recorder:
             "error": error,
             "start_time": self.start_time,  # epoch seconds
             "end_time": None if status == "running" else time.time(),
+            **self.contention,  # contended, why, and the figures it rests on (src/contention.py)
             **self.records,
             "recorded": list(self.records),  # which keys came from record(): the sweep summary's columns
         }
@@ -359,7 +372,7 @@ _RESULT_KEYS = frozenset({"model", "runtime", "framework", "graph", "accelerator
                           "median_steady_ms", "iqr_steady_ms", "noisy", "compiles", "compile_s", "nodes_per_step",
                           "builds", "summary", "elapsed_s", "warnings", "setup_s", "import_s", "run_dir", "threads",
                           "checkpoint_step", "error", "start_time", "end_time", "recorded", "environment", "job",
-                          "break_even_step", "break_even_vs"})
+                          "break_even_step", "break_even_vs", "contended", "contended_reason", "contention"})
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

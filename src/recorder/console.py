@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from src import flops
+from src import contention, flops
 
 
 class Console:
@@ -80,6 +80,7 @@ def summary_text(result: dict) -> str:
         # The runtime's own per-step values (Recorder.scalar), over the steady steps.
         *[f"  {tag:<11} {fmt(v['median'], '.4g')} median, {fmt(v['worst'], '.4g')} worst"
           for tag, v in (r.get("summary") or {}).items()],
+        *filter(None, [contention.summary_line(r)]),  # a timing the machine disturbed says so
         *[f"  warning     {w}" for w in r.get("warnings") or []],
         f"  logs        {r['run_dir']}",
         f"  view with   tensorboard --logdir {shlex.quote(r['run_dir'])}",  # pastes into bash, whatever the path

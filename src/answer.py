@@ -59,9 +59,15 @@ def _built(rows: list[dict]) -> str:
     counts = _listed([cell(r.get("compiles")) for r in rows])
     graphs = "graph" if counts == "1" else "graphs"
     kind = f" ({', '.join(kinds)})" if kinds else ""
-    cache = _listed([_cache(r) for r in rows])
-    phases = _listed([cell(r.get("build_phases")) for r in rows])
-    phases = f" ({phases})" if phases else ""
+    modes = [r.get("compile_cache") for r in rows if r.get("compile_cache") and r.get("cache_hits") is not None]
+    cache = ""
+    if modes:  # a runtime with a compile cache it counts (not tf_session, tf_function)
+        hits = _listed([cell(r.get("cache_hits")) for r in rows])
+        mode = _listed(modes)
+        cache = f", {mode} cache{'s' if mode == 'cold' else ''}: {hits} hit{'' if hits == '1' else 's'}"
+    phases = [cell(r.get("build_phases")) for r in rows]
+    phases = f" ({'; '.join(dict.fromkeys(phases)) if len(set(phases)) == 1 else '; '.join(phases)})" \
+        if any(phases) else ""
     breaks = [b for r in rows for b in r.get("graph_breaks") or []]
     broke = ""
     if breaks:
@@ -71,19 +77,13 @@ def _built(rows: list[dict]) -> str:
             f"{broke}")
 
 
-def _cache(r: dict) -> str:
-    """', cold caches' / ', warm cache, 3 hits': which compile cache the run had, where it says."""
-    mode, hits = r.get("compile_cache"), r.get("cache_hits")
-    if not mode or hits is None:  # a runtime with no compile cache it counts (tf_session, tf_function)
-        return ""
-    return f", {mode} cache{'s' if mode == 'cold' else ''}: {_plural(int(hits), 'hit')}"
-
-
 def _catch_up(r: dict, partner: dict) -> str:
     """From which step the static job's total time stays below the dynamic one's, or why never."""
     k = r.get("break_even_step")
     if isinstance(k, int):
-        return "setup included, it is ahead from the start" if k == 0 else f"it has spent less time in total from step {k}"
+        if k == 0:
+            return "setup included, it is ahead from the start"
+        return f"it has spent less time in total from step {k}"
     if k is None:
         return "no break-even (no time curve to compare)"
     text = str(k)
@@ -138,7 +138,8 @@ def _missing_partner(r: dict, by_job: dict[str, dict]) -> str:
     same = [j for j in by_job.values() if j.get("runtime") in dynamic and j.get("model") == r.get("model")]
     if same and not any(j.get("status") == "completed" for j in same):
         return f"no break-even: its dynamic partner {same[0].get('runtime')} did not complete ({same[0].get('status')})"
-    return f"no break-even: add runtime={dynamic[0]} to the sweep, the dynamic {framework} runtime it is measured against"
+    return (f"no break-even: add runtime={dynamic[0]} to the sweep, the dynamic {framework} runtime it is measured "
+            "against")
 
 
 def groups(rows: list[dict], overrides: dict[str, dict]) -> list[tuple[str, list[dict]]]:

@@ -283,7 +283,8 @@ def plot(rows: list[dict], path: str) -> None:
         for ax in (ax_loss, ax_time):
             ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=color[rt], linestyle=style.get(RUNTIMES[rt].graph if rt in RUNTIMES else "", ":"),
-                      marker=marker[rt], fillstyle="none", label=f"{rt} ({RUNTIMES[rt].framework}, {RUNTIMES[rt].graph})" if rt in RUNTIMES else rt)
+                      marker=marker[rt], fillstyle="none",
+                      label=f"{rt} ({RUNTIMES[rt].framework}, {RUNTIMES[rt].graph})" if rt in RUNTIMES else rt)
                for rt in runtimes]
     fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (4.2 * len(models)) * (1 + (len(handles) - 1) // 4)))

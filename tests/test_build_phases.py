@@ -1,7 +1,8 @@
 """Each graph build split into its phases, from the framework's own accounting (torch.compile: Dynamo's capture,
 AOTAutograd, Inductor; jax_jit: trace, lowering, XLA compile; tf_function/tf_xla: trace, XLA compile; tf_session:
 construction and the first run, where Grappler optimizes): in result.json's builds, as graph/phase_s/ tags, and
-adding up to the build (within 5%, or 1 ms for a build of a few: two clocks).  And torch.compile's graph breaks, counted with their reasons."""
+adding up to the build (within 5%, or 1 ms for a build of a few: two clocks).  And torch.compile's graph breaks,
+counted with their reasons."""
 import pytest
 
 from helpers import scalars, train
@@ -91,7 +92,8 @@ def test_compile_options_are_checked():
     from src.config import validate
     from src.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"runtime\.backend=tvm is not allowed: use one of inductor, aot_eager"):
+    refused = r"runtime\.backend=tvm is not allowed: use one of inductor, aot_eager, eager"
+    with pytest.raises(ConfigError, match=refused):
         validate(compose_cfg("runtime=lightning_compile", "runtime.backend=tvm"))
     with pytest.raises(ConfigError, match="a mode is Inductor's"):
         validate(compose_cfg("runtime=lightning_compile", "runtime.backend=eager", "runtime.mode=max-autotune"))

@@ -8,9 +8,9 @@ breaks here, loudly (tests/test_hydra_private.py), and nowhere else.
   sweep grammar.  Taken from sys.modules when asked, never held from an earlier import: Hydra's plugin
   scan re-executes its core plugin modules, which makes a new class, and a subclass of the old one would
   fail in BasicSweeper.__init__'s super() call.
-- `sweep_params(sweeper)`, `batches(sweeper)`, `set_batches(sweeper, ...)`, `jobs_before_batch(sweeper)`: the
-  BasicSweeper state graphduel's sweeper reads and sets (its private `_parse_config`, its undocumented
-  `overrides` and `batch_index`).
+- `sweep_params(sweeper)`, `batches(sweeper)`, `set_batches(sweeper, ...)`: the BasicSweeper state
+  graphduel's sweeper reads and sets (its private `_parse_config`, its undocumented `overrides`, which its
+  get_job_batch/is_done walk with `batch_index`).
 - `hydra_error(message)`, `listed_options(message)`, `without_search_path(text)`, `not_an_integer(message)`:
   Hydra's (and OmegaConf's) error prose, read by the pre-flight (src/cli.py explain): they raise one
   exception type for every composition error and say which in words, so graphduel reads the words.
@@ -50,11 +50,6 @@ def batches(sweeper) -> list:
 def set_batches(sweeper, jobs_in_batches) -> None:
     """Sets the batches BasicSweeper's get_job_batch()/is_done() walk."""
     sweeper.overrides = jobs_in_batches
-
-
-def jobs_before_batch(sweeper) -> int:
-    """Jobs in the batches before the one get_job_batch() returned last: the first job number of that batch."""
-    return sum(len(b) for b in sweeper.overrides[:sweeper.batch_index - 1])
 
 
 # -- Hydra's error prose ---------------------------------------------------------------------------------

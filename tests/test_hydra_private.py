@@ -48,8 +48,8 @@ def test_graphduels_sweeper_is_the_one_hydra_instantiates():
 
 
 def test_basic_sweepers_state_is_what_graphduels_sweeper_reads_and_sets():
-    """_parse_config (hydra.sweeper.params as overrides), overrides (the batches) and batch_index (the batch
-    get_job_batch returned last), read through src/hydra_private.py."""
+    """_parse_config (hydra.sweeper.params as overrides) and overrides (the batches, which get_job_batch and
+    is_done walk with batch_index), read and set through src/hydra_private.py."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     sweeper = basic_sweeper()(max_batch_size=2, params={"seed": "0,1,2", "model": "dynamic"})
@@ -59,9 +59,9 @@ def test_basic_sweepers_state_is_what_graphduels_sweeper_reads_and_sets():
     hydra_private.set_batches(sweeper, sweeper.split_arguments(parsed, sweeper.max_batch_size))
     assert [len(b) for b in hydra_private.batches(sweeper)] == [2, 1]
     assert sweeper.get_job_batch() == [["seed=0", "model=dynamic"], ["seed=1", "model=dynamic"]]
-    assert hydra_private.jobs_before_batch(sweeper) == 0 and not sweeper.is_done()
+    assert sweeper.batch_index == 1 and not sweeper.is_done()
     assert sweeper.get_job_batch() == [["seed=2", "model=dynamic"]]
-    assert hydra_private.jobs_before_batch(sweeper) == 2 and sweeper.is_done()
+    assert sweeper.batch_index == 2 and sweeper.is_done()
 
 
 def _refusal(*overrides: str) -> BaseException:

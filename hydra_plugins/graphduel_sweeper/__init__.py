@@ -28,7 +28,9 @@ from typing import Any, Dict, Optional  # noqa: UP035  (Hydra's structured confi
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from src import hydra_private
 from src.hydra_private import basic_sweeper
+from src.overrides import key as override_key
 
 # conf/config.yaml's hydra.sweep.subdir: left as it is, graphduel's sweeper names each job by what varies;
 # any other value (the user's) is used as Hydra would.  Another sweeper uses this one as it stands.
@@ -132,7 +134,7 @@ class GraphduelSweeper(basic_sweeper()):
         return jobs, sweep_dir, resuming
 
     def _swept(self, arguments: list[str]) -> set:
-        parsed = OverridesParser.create().parse_overrides([*self._parse_config(), *arguments])
+        parsed = OverridesParser.create().parse_overrides([*hydra_private.sweep_params(self), *arguments])
         return {p.key_or_group for p in parsed if p.is_sweep_override()}
 
     def _check_resume(self, jobs: list[_Job], sweep_dir: str) -> None:
@@ -160,7 +162,7 @@ class GraphduelSweeper(basic_sweeper()):
             saved = Path(j.dir) / ".hydra" / "overrides.yaml"
             if saved.is_file():
                 had = [o for o in OmegaConf.to_container(OmegaConf.load(saved)) if not o.startswith("resume=")]
-                now = [o for o in j.overrides if not o.split("=", 1)[0].lstrip("+~").startswith("hydra.")]
+                now = [o for o in j.overrides if not override_key(o).startswith("hydra.")]
                 if sorted(had) != sorted(now):
                     was, new = sorted(set(had) - set(now)) or ["defaults"], sorted(set(now) - set(had)) or ["defaults"]
                     raise ConfigError(f"resume={sweep_dir}: job {os.path.relpath(j.dir, sweep_dir)} ran with "
@@ -189,7 +191,7 @@ class GraphduelSweeper(basic_sweeper()):
         first = 0
         with sweeps.SweepStop(sweep_dir) as stop:
             try:
-                for batch in self.overrides:
+                for batch in hydra_private.batches(self):
                     for start, run in _runs([j for j in jobs[first:first + len(batch)] if j.state != "finished"]):
                         if stop.signum is not None:
                             break
@@ -290,14 +292,14 @@ class GraphduelSweeper(basic_sweeper()):
         from src.cli import explain
         from src.errors import ConfigError
 
-        overrides = [*self._parse_config(), *arguments]
+        overrides = [*hydra_private.sweep_params(self), *arguments]
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         try:
             parsed = parser.parse_overrides(overrides)
-            self.overrides = self.split_arguments(parsed, self.max_batch_size)
+            hydra_private.set_batches(self, self.split_arguments(parsed, self.max_batch_size))
         except Exception as e:
             raise ConfigError(explain(e, overrides)) from None
-        return [job for batch in self.overrides for job in batch]
+        return [job for batch in hydra_private.batches(self) for job in batch]
 
 
 def _runs(jobs: list[_Job]):

@@ -142,10 +142,11 @@ class Recorder:
             if self.problem is not None and self.problem.start_step:
                 step = self.problem.start_step
                 model_tags = set(self.problem.step_scalars(0, 1))
-                self._elapsed_offset, last, events = rundir.resume(
+                self._elapsed_offset, events, last = rundir.resume(
                     self.run_dir, step, self.stats, lambda tag: own_tag(tag) or tag in model_tags, staged)
                 # The builds' running totals go on from the earlier sessions' (their builds are not kept).
-                self._phase_s = {t[len(OWN_PREFIXES[0]):]: v for t, v in last.items() if t.startswith(OWN_PREFIXES[0])}
+                prefix = OWN_PREFIXES[0]
+                self._phase_s = {t[len(prefix):]: v for t, v in last.items() if t.startswith(prefix)}
                 self.checkpoint_step = step
             staged.write(os.path.join(self.run_dir, "result.json"), rundir.result_json(self.result("running")))
         if events is not None:

@@ -80,19 +80,20 @@ def keep_steps(payloads: Iterable[bytes], step: int, steps, own: Callable[[str],
     return kept, last
 
 
-def resume(run_dir: str, step: int, steps, own: Callable[[str], bool], staged: owner.Staged) -> tuple[float, dict, str]:
+def resume(run_dir: str, step: int, steps, own: Callable[[str], bool],
+           staged: owner.Staged) -> tuple[float, str, dict]:
     """Continues this directory's run after its checkpoint at `step` (see keep_steps): the kept steps are
     written to a temp file (in `staged`), renamed over the run's (first) event file when the start commits,
     so the only copy of a step is never deleted; the run then appends to that file (then_keep_one removes
-    any other).  Returns the earlier sessions' elapsed seconds, the last kept event's values and that
-    file's path."""
+    any other).  Returns the earlier sessions' elapsed seconds, that file's path and the last kept step's
+    values."""
     old = sorted(n for n in os.listdir(run_dir) if n.startswith("events.out.tfevents."))
     kept, last = keep_steps(iter_records(run_dir), step, steps, own)
     path = os.path.join(run_dir, old[0] if old else event_file.file_name())
     frames = [event_file.frame(event_file.version_event().SerializeToString())]
     frames += [event_file.frame(payload) for payload in kept]
     staged.write(path, b"".join(frames), tmp=os.path.join(run_dir, ".events.tmp"))
-    return last.get("time/elapsed_s", 0.0), last, path
+    return last.get("time/elapsed_s", 0.0), path, last
 
 
 def then_keep_one(run_dir: str, path: str) -> None:

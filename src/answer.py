@@ -59,9 +59,15 @@ def _built(rows: list[dict]) -> str:
     counts = _listed([cell(r.get("compiles")) for r in rows])
     graphs = "graph" if counts == "1" else "graphs"
     kind = f" ({', '.join(kinds)})" if kinds else ""
-    cache = _listed([_cache(r) for r in rows])
-    phases = _listed([cell(r.get("build_phases")) for r in rows])
-    phases = f" ({phases})" if phases else ""
+    modes = [r.get("compile_cache") for r in rows if r.get("compile_cache") and r.get("cache_hits") is not None]
+    cache = ""
+    if modes:  # a runtime with a compile cache it counts (not tf_session, tf_function)
+        hits = _listed([cell(r.get("cache_hits")) for r in rows])
+        mode = _listed(modes)
+        cache = f", {mode} cache{'s' if mode == 'cold' else ''}: {hits} hit{'' if hits == '1' else 's'}"
+    phases = [cell(r.get("build_phases")) for r in rows]
+    phases = f" ({'; '.join(dict.fromkeys(phases)) if len(set(phases)) == 1 else '; '.join(phases)})" \
+        if any(phases) else ""
     breaks = [b for r in rows for b in r.get("graph_breaks") or []]
     broke = ""
     if breaks:
@@ -69,14 +75,6 @@ def _built(rows: list[dict]) -> str:
                  f"{str(breaks[0].get('reason'))[:100]}")
     return (f"built {counts} {graphs}{kind} in {_listed([cell(r.get('compile_s')) for r in rows])} s{phases}{cache}"
             f"{broke}")
-
-
-def _cache(r: dict) -> str:
-    """', cold caches' / ', warm cache, 3 hits': which compile cache the run had, where it says."""
-    mode, hits = r.get("compile_cache"), r.get("cache_hits")
-    if not mode or hits is None:  # a runtime with no compile cache it counts (tf_session, tf_function)
-        return ""
-    return f", {mode} cache{'s' if mode == 'cold' else ''}: {_plural(int(hits), 'hit')}"
 
 
 def _catch_up(r: dict, partner: dict) -> str:

@@ -181,8 +181,8 @@ def validate(cfg: Any) -> None:
         need(r.backend in COMPILE_BACKENDS, "runtime.backend", r.backend, "use one of " + ", ".join(COMPILE_BACKENDS))
         need(r.mode in COMPILE_MODES, "runtime.mode", r.mode, "use one of " + ", ".join(COMPILE_MODES))
         need(r.mode == "default" or r.backend == "inductor", "runtime.mode", r.mode,
-             f"a mode is Inductor's: use runtime.mode=default with runtime.backend={r.backend}, "
-             "or runtime.backend=inductor")
+             f"a mode is Inductor's: use runtime.mode=default with runtime.backend={r.backend}, or "
+             "runtime.backend=inductor")
     need(t.steps_per_call >= 1, "trainer.steps_per_call", t.steps_per_call, "use 1 or more")
     need(t.compile_cache in ("cold", "warm"), "trainer.compile_cache", t.compile_cache, "use cold or warm")
     if t.num_threads is not None:

@@ -92,7 +92,8 @@ def test_compile_options_are_checked():
     from src.config import validate
     from src.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"runtime\.backend=tvm is not allowed: use one of inductor, aot_eager"):
+    refused = r"runtime\.backend=tvm is not allowed: use one of inductor, aot_eager, eager"
+    with pytest.raises(ConfigError, match=refused):
         validate(compose_cfg("runtime=lightning_compile", "runtime.backend=tvm"))
     with pytest.raises(ConfigError, match="a mode is Inductor's"):
         validate(compose_cfg("runtime=lightning_compile", "runtime.backend=eager", "runtime.mode=max-autotune"))

@@ -33,8 +33,8 @@ def test_a_cold_run_has_no_cache_hits_whatever_ran_before(runs, runtime):
         assert not any("cache" in b["what"] for b in r["builds"]), r["builds"]
     # Job order does not change what a cold run builds.
     assert out[runtime, "cold"]["compiles"] == out[runtime, "cold_after"]["compiles"]
-    assert [b["what"] for b in out[runtime, "cold"]["builds"]] == [
-        b["what"] for b in out[runtime, "cold_after"]["builds"]]
+    kinds = {name: [b["what"] for b in out[runtime, name]["builds"]] for name in ("cold", "cold_after")}
+    assert kinds["cold"] == kinds["cold_after"]
 
 
 @pytest.mark.parametrize("runtime", ["lightning_compile", "jax_jit"])
@@ -45,7 +45,12 @@ def test_a_warm_second_run_is_served_by_the_cache_and_builds_faster(runs, runtim
     assert first["compile_cache_dir"] == str(cache)
     assert first["cache_hits"] == 0 and second["cache_hits"] > 0
     assert first["compiles"] == second["compiles"]  # still counted as builds: served, not skipped
-    assert second["compile_s"] < first["compile_s"], (first["compile_s"], second["compile_s"])
+    # What the cache serves (torch: the whole compile; jax_jit: XLA's compile, not the trace and lowering, which
+    # run either way and, at a fraction of a second, swing with the machine's load) is faster the second time.
+    def served_ms(r):
+        return sum(b["ms"] for b in r["builds"] if b["what"] != "trace")
+
+    assert served_ms(second) < served_ms(first), (first["builds"], second["builds"])
 
 
 def test_the_warm_cache_persists_in_its_directory(runs):

@@ -125,7 +125,7 @@ class EventFileWriter:
         self._buf = bytearray()
         self.broken = False  # a write failed: the file holds the records before it, and nothing more is written
         self._described: set[str] = set()  # float64 tags whose metadata this file already holds
-        if path is not None:  # go on appending to a run's file (a resumed run: src/recorder.py)
+        if path is not None:  # go on appending to a run's file (a resumed run: src/recorder/rundir.py)
             self.path = path
             self._fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
             self.size = os.lseek(self._fd, 0, os.SEEK_END)

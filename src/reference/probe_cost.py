@@ -40,7 +40,7 @@ def _run(run_dir: str, model: str, runtime: str, steps: int, variant: str) -> di
     saved = os.dup(1)
     os.dup2(devnull, 1)  # the probes' lines (and the run's summary) are not the point here
     try:
-        with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115  (closed by the interpreter)
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
             result = run(cfg, run_dir)
     except Exception as e:  # tf_xla cannot compile tf.print: a row says so
         result = {"status": "failed", "error": str(e)}
@@ -69,7 +69,7 @@ def table(runtimes, model: str, rounds: int, steps: int) -> str:
         ms = {v: [r.get("median_steady_ms") for r in results[(runtime, v)]] for v in VARIANTS}
         base = ms["identity"]
 
-        def cell(v):
+        def cell(v, ms=ms, base=base, runtime=runtime):
             if None in ms[v]:
                 return "fails: " + next(r["error"] for r in results[(runtime, v)] if r.get("error"))[:40]
             return f"{statistics.median(ms[v]):.3f} ({statistics.median([a / b for a, b in zip(ms[v], base)]):.2f}x)"

@@ -29,9 +29,12 @@ def cell(value) -> str:
 
 
 def caveats(row: dict, partner: dict | None) -> list[str]:
-    """What makes this comparison less trustworthy than its numbers look (a partner measured while the
-    machine was contended, say), each a clause appended to the sentence.  A hook: none yet."""
-    return []
+    """What makes this comparison less trustworthy than its numbers look, each a clause appended to the
+    sentence: a job or its partner measured while other work competed for its cores (src/contention.py)."""
+    from src.contention import caveat
+
+    note = caveat(row, partner)
+    return [note] if note else []
 
 
 def _listed(values: list[str]) -> str:
@@ -57,7 +60,15 @@ def _built(rows: list[dict]) -> str:
     graphs = "graph" if counts == "1" else "graphs"
     kind = f" ({', '.join(kinds)})" if kinds else ""
     cache = _listed([_cache(r) for r in rows])
-    return f"built {counts} {graphs}{kind} in {_listed([cell(r.get('compile_s')) for r in rows])} s{cache}"
+    phases = _listed([cell(r.get("build_phases")) for r in rows])
+    phases = f" ({phases})" if phases else ""
+    breaks = [b for r in rows for b in r.get("graph_breaks") or []]
+    broke = ""
+    if breaks:
+        broke = (f"; Dynamo broke the graph {_plural(len(breaks), 'time')}, first at step {breaks[0].get('step')}: "
+                 f"{str(breaks[0].get('reason'))[:100]}")
+    return (f"built {counts} {graphs}{kind} in {_listed([cell(r.get('compile_s')) for r in rows])} s{phases}{cache}"
+            f"{broke}")
 
 
 def _cache(r: dict) -> str:

@@ -20,9 +20,18 @@ import sys
 from pathlib import Path
 
 from src.errors import ConfigError
+from src.overrides import interpreted
+from src.overrides import parse as parse_override
 
 # Options that ask Hydra for information instead of a run: left to Hydra as they are.
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve", "package")
+
+# train.py's @hydra.main: the file Hydra takes config_path relative to, the primary config's directory and
+# name; the command line's --config-path, --config-name and --config-dir replace them (see preflight).
+TRAIN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
+MAIN = {"config_path": "conf", "config_name": "config", "config_dir": None}
+primary = dict(MAIN)
+composed = None  # the last single run's config the pre-flight composed and checked (without its hydra node)
 
 # The directories made for a single run (its run dir and any parent that did not exist): removed again if
 # the run is refused before it starts (see remove_refused_run_dirs).
@@ -39,13 +48,18 @@ def preflight(argv: list[str]) -> list[str]:
         sys.exit(0)
     if any(getattr(args, flag, None) for flag in _INFO_FLAGS):
         return argv
+    primary.update({k: getattr(args, k) if getattr(args, k) is not None else v for k, v in MAIN.items()})
     overrides = list(args.overrides)
     resume = _resume_dir(overrides)
     if resume is not None:
         if args.multirun:
             raise ConfigError(f"resume={resume} continues one run: drop -m/--multirun.")
+        flags = list(argv[1:])  # -cd D, --config-name=alt...: the command line less its overrides
+        for o in overrides:
+            flags.remove(o)
+        flags += _saved_primary(resume, args)  # the run's own --config-dir/-name/-path, unless given now
         overrides = _resume_overrides(resume, overrides)
-        argv = [argv[0], *overrides]
+        argv = [argv[0], *flags, *overrides]
     # Composed as Hydra composes a sweep's primary config (and as it finds the mode, Hydra.get_mode):
     # without its sweep values, whose every job graphduel's sweeper checks before any runs
     # (hydra_plugins/graphduel_sweeper).  A preset that sweeps (experiment=...) is a sweep without -m,
@@ -53,37 +67,81 @@ def preflight(argv: list[str]) -> list[str]:
     fixed = _without_sweeps(overrides)
     cfg = _compose(fixed, hydra=True)
     if args.multirun or (str(cfg.hydra.mode) == "RunMode.MULTIRUN" and not args.run):
+        _check_sweep_dir(cfg)
         return argv  # a sweep (-m), or a preset that sweeps (experiment=...)
     if fixed != overrides:
         cfg = _compose(overrides, hydra=True)  # a sweep value in a single run: Hydra's refusal, in a line
     task = _task(cfg)
     check_job(task, multirun=False)
+    global composed
+    composed = task
     if resume is not None:
         from src.problem import make_problem
         from src.run import resumed
 
+        _check_same_run(resume, task)
         resumed(make_problem(task), task)  # refuses a checkpoint of another model, other sizes, no steps left
+        check_writable(str(task.resume), "resume")
         return argv
     run_dir = str(cfg.hydra.run.dir)  # resolved now, ${now:...} and all: Hydra gets this very path
+    check_writable(run_dir, "hydra.run.dir")
     new_dirs[:] = _missing_dirs(run_dir)
     if not any(o.startswith("hydra.run.dir=") for o in overrides):
-        argv = [*argv, f"hydra.run.dir={run_dir}"]
+        argv = [*argv, override("hydra.run.dir", run_dir)]
     return argv
 
 
-def _without_sweeps(overrides: list[str]) -> list[str]:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+def override(key: str, value: str) -> str:
+    from src.shell import override
 
-    parser = OverridesParser.create()
+    return override(key, value)
+
+
+# -- where a run writes -------------------------------------------------------------------------
+def check_writable(path: str, key: str) -> None:
+    """Refuses, in one line, a run directory that cannot be made or written: under a file, on a read-only
+    filesystem, in /proc...  Tried for real (a directory made and removed where the run would make its
+    own), since permissions alone do not tell (root, ACLs, read-only mounts)."""
+    import errno
+    import tempfile
+
+    p = Path(path).absolute()
+    existing = p
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    fix = f"give {key} a directory you can write to" if key != "resume" else "copy the run somewhere writable"
+    if not existing.is_dir():
+        what = "it is" if existing == p else f"{existing} is"
+        raise ConfigError(f"{key}={path} cannot be a run directory: {what} a file, not a directory: {fix}.")
+    try:
+        if existing == p:  # an existing directory (a resumed run's own): changed in no way by the check
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            if os.statvfs(p).f_flag & os.ST_RDONLY:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".graphduel-check-", dir=existing))
+    except OSError as e:
+        where = "it" if existing == p else f"a directory in {existing}"
+        raise ConfigError(f"{key}={path} cannot be written: {where} cannot be made or written "
+                          f"({e.strerror or e}): {fix}.") from None
+
+
+def _check_sweep_dir(cfg) -> None:
+    try:
+        sweep_dir = str(cfg.hydra.sweep.dir)
+    except Exception:  # a sweep dir that only a job's config can resolve: Hydra's to refuse
+        return
+    check_writable(sweep_dir, "hydra.sweep.dir")
+
+
+def _without_sweeps(overrides: list[str]) -> list[str]:
     kept = []
     for o in overrides:
-        try:
-            parsed = parser.parse_overrides([o])[0]
-        except Exception as e:
-            raise ConfigError(f"{o} is not a valid override: {_first_line(e)}.") from None
-        if not parsed.is_sweep_override():
+        parsed = parse_override(o)  # a ConfigError if Hydra cannot read it
+        if not parsed.sweep:
             kept.append(o)
-        elif parsed.key_or_group.startswith("hydra."):
+        elif parsed.key.startswith("hydra."):
             raise ConfigError(f"{o}: Hydra cannot sweep over its own settings (hydra.*): give one value, "
                               "and run one sweep per value.")
     return kept
@@ -91,9 +149,10 @@ def _without_sweeps(overrides: list[str]) -> list[str]:
 
 def check_job(cfg, multirun: bool) -> None:
     """graphduel's checks of one job's composed config (with or without its hydra node)."""
-    from src.config import validate
+    from src.config import validate, warn_threads
 
     validate(_task(cfg))
+    warn_threads(cfg)
     t = cfg.trainer
     if multirun and (t.devices > 1 or "ddp" in str(t.strategy)):
         raise ConfigError(f"trainer.strategy={t.strategy} trainer.devices={t.devices} cannot run inside a sweep "
@@ -133,15 +192,94 @@ def remove_refused_run_dirs() -> None:
 
 # -- resume -------------------------------------------------------------------------------------
 def _resume_dir(overrides: list[str]) -> str | None:
+    """The directory of the last resume=: the text after `resume=` when it is an existing directory (a path
+    as the shell completed it, `=` and all, wins over Hydra's grammar), else that text as Hydra reads it
+    (`resume='/my runs/a'`)."""
     values = [o.split("=", 1)[1] for o in overrides if o.startswith("resume=")]
-    return values[-1] if values and values[-1] not in ("", "null") else None
+    if not values or values[-1] in ("", "null"):
+        return None
+    raw = values[-1]
+    if os.path.isdir(raw):
+        return raw
+    try:
+        value = interpreted(f"resume={raw}")
+    except Exception:
+        return raw  # neither a directory nor a Hydra value: refused as "no run there"
+    return value if isinstance(value, str) and value else raw
+
+
+def _saved_primary(run_dir: str, args) -> list[str]:
+    """The --config-name, --config-dir and --config-path the run was started with (its .hydra/hydra.yaml),
+    as flags, for those the resuming command line does not give; `primary` is updated to match."""
+    from omegaconf import OmegaConf
+
+    try:
+        hydra_cfg = OmegaConf.load(os.path.join(run_dir, ".hydra", "hydra.yaml")).hydra
+        name = str(hydra_cfg.job.config_name)
+        sources = OmegaConf.to_container(hydra_cfg.runtime.config_sources)
+    except Exception:  # a run saved before hydra.yaml held these (or none at all): the defaults
+        return []
+    saved = {"config_name": name}
+    for source in sources:
+        if source.get("schema") == "file" and source.get("provider") == "command-line":
+            saved["config_dir"] = source["path"]
+        elif source.get("provider") == "main" and source.get("schema") == "file":
+            # Another primary config dir than a graphduel checkout's conf/ (the run may come from another
+            # checkout, whose conf/ this one's replaces).
+            if not os.path.isfile(os.path.join(os.path.dirname(source["path"]), "train.py")):
+                saved["config_path"] = source["path"]
+    flags = []
+    for key, value in saved.items():
+        if getattr(args, key) is None and value != MAIN[key]:
+            primary[key] = value
+            flags += [f"--{key.replace('_', '-')}", value]
+    return flags
+
+
+def _check_same_run(run_dir: str, task) -> None:
+    """A run continues as itself: under its own runtime (model and seed: checkpoint.check_fits).  Another
+    runtime's steps in the same run would give medians and graph counts that are neither runtime's."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    saved = None
+    try:
+        saved = OmegaConf.select(OmegaConf.load(os.path.join(run_dir, ".hydra", "config.yaml")), "runtime.name")
+    except Exception:
+        pass
+    if saved is None:
+        try:
+            with open(os.path.join(run_dir, "result.json")) as f:
+                saved = json.load(f).get("runtime")
+        except (OSError, ValueError, AttributeError):
+            pass
+    now = task.runtime.name
+    if saved is not None and str(saved) != now:
+        raise ConfigError(f"resume={run_dir}: that run trained under runtime={saved}, and a run continued under "
+                          f"runtime={now} would time two runtimes' steps as one: resume it as runtime={saved} "
+                          f"(drop runtime={now}), or start a new run.")
+
+
+def _check_finite(run_dir: str) -> None:
+    """A checkpoint whose weights blew up cannot continue: no setting of the resumed run can help."""
+    import numpy as np
+
+    from src import checkpoint
+
+    ckpt = checkpoint.load(run_dir)  # a missing or damaged checkpoint is refused here
+    bad = [k for k, v in {**ckpt.weights, **{f"momentum of {k}": v for k, v in ckpt.momentum.items()}}.items()
+           if not np.isfinite(v).all()]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ConfigError(f"resume={run_dir}: its checkpoint (step {ckpt.step}) holds non-finite values "
+                          f"({shown}): the run had diverged, and no setting can continue it: start a new run "
+                          "(with a lower model.optimizer.lr).")
 
 
 def _resume_overrides(run_dir: str, overrides: list[str]) -> list[str]:
     """The run's saved overrides merged with today's (they win), continuing in its own directory."""
     from omegaconf import OmegaConf
-
-    from src import checkpoint
 
     saved = os.path.join(run_dir, ".hydra", "overrides.yaml")
     if not os.path.isfile(saved):
@@ -152,27 +290,20 @@ def _resume_overrides(run_dir: str, overrides: list[str]) -> list[str]:
                               f"e.g. {shown}.")
         raise ConfigError(f"resume={run_dir}: no run there (no .hydra/overrides.yaml): "
                           "give the directory of a graphduel run, as its summary printed it.")
-    checkpoint.load(run_dir)  # a missing or damaged checkpoint is refused now
+    _check_finite(run_dir)  # a missing, damaged or diverged checkpoint is refused now
     old = [o for o in OmegaConf.to_container(OmegaConf.load(saved))
            if not o.startswith(("resume=", "hydra.run.dir="))]
     new = [o for o in overrides if not o.startswith("resume=")]
     run_dir = os.path.abspath(run_dir)
-    return [*_merge(old, new), f"resume={run_dir}", f"hydra.run.dir={run_dir}"]
+    return [*_merge(old, new), override("resume", run_dir), override("hydra.run.dir", run_dir)]
 
 
 def _merge(old: list[str], new: list[str]) -> list[str]:
     """Overrides by key, in order, a later one replacing an earlier one of the same key: resuming again
     and again never grows the list."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
     merged: dict[str, str] = {}
     for o in [*old, *new]:
-        try:
-            p = parser.parse_overrides([o])[0]
-            key = p.key_or_group + (f"@{p.package}" if p.package else "")
-        except Exception as e:
-            raise ConfigError(f"{o} is not a valid override: {_first_line(e)}.") from None
+        key = parse_override(o).key
         merged.pop(key, None)  # a replaced key moves to where it was given last
         merged[key] = o
     return list(merged.values())
@@ -180,14 +311,17 @@ def _merge(old: list[str], new: list[str]) -> list[str]:
 
 # -- composing, and explaining what Hydra refused --------------------------------------------------
 def _compose(overrides: list[str], hydra: bool):
-    from hydra import compose, initialize_config_dir
+    """The config Hydra composes for this command line: its primary config (--config-name), search path
+    (--config-path, --config-dir) and overrides, through Hydra's compose API."""
+    from hydra import compose
 
-    from src.config import CONF_DIR, register_configs
+    from src.config import register_configs
+    from src.hydra_private import main_search_path
 
     register_configs()
     try:
-        with initialize_config_dir(CONF_DIR, version_base="1.3"):
-            return compose("config", overrides=overrides, return_hydra_config=hydra)
+        with main_search_path(TRAIN_PY, primary["config_path"], primary["config_dir"]):
+            return compose(primary["config_name"], overrides=overrides, return_hydra_config=hydra)
     except Exception as e:
         raise ConfigError(explain(e, overrides)) from None
 
@@ -213,7 +347,14 @@ def explain(e: BaseException, overrides: list[str] | None = None) -> str:
                 return f"{key}={value} is not allowed: write it as a whole number, {key}={int(number)}."
             return f"{key}={value} is not allowed: use a whole number."
         return f"{key}={value} is not allowed: {why}."
-    return _first_line(e) + (f": {_first_line(cause)}" if cause else "")
+    return _hydra_lines(e) + (f": {_hydra_lines(cause)}" if cause else "")
+
+
+def _hydra_lines(e: BaseException) -> str:
+    """A Hydra error as Hydra prints it, remedy lines and all (`Or add a second + ...: '++seed=1'`,
+    `Available options: ...`), without the config search path it may list after them."""
+    text = str(e).split("\nConfig search path:")[0]
+    return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip()) or type(e).__name__
 
 
 def _unknown_key(key: str, overrides: list[str]) -> str:

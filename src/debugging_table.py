@@ -40,7 +40,7 @@ def _probe_cell(r: dict, base: dict | None) -> str:
         if extra:
             parts.append(f"{extra:+d} builds")
     if r.get("graph_breaks"):
-        parts.append(f"{r['graph_breaks']} graph breaks")
+        parts.append(f"{len(r['graph_breaks'])} graph breaks")
     ms, base_ms = r.get("median_steady_ms"), base and base.get("median_steady_ms")
     if ms and base_ms and r.get("probe") != "breakpoint":  # a breakpoint's steps wait on pdb
         parts.append(f"{ms / base_ms:.3g}x ms/step ({ms:.3g} ms)")

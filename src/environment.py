@@ -8,9 +8,9 @@ import platform
 from importlib import metadata
 
 PACKAGES = ("torch", "pytorch-lightning", "tensorflow", "jax", "jaxlib", "numpy", "hydra-core", "tensorboard")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "KMP_BLOCKTIME",
-                    "KMP_AFFINITY", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
-                    "XLA_FLAGS", "CUDA_VISIBLE_DEVICES")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "KMP_BLOCKTIME", "KMP_AFFINITY", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                    "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "CUDA_VISIBLE_DEVICES")
 
 
 def _version(package: str) -> str | None:

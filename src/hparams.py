@@ -17,7 +17,9 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 METRICS = (("train/loss", "final loss"), ("trial/median_step_ms", "ms/step"),
            ("trial/median_steady_ms", "ms/step without builds"), ("trial/compiles", "graph builds"),
            ("trial/compile_s", "build s"), ("trial/setup_s", "setup s"),
-           ("trial/median_compute_ms", "compute ms/step"))
+           ("trial/median_compute_ms", "compute ms/step"),
+           # 1: other work competed for the run's cores while it was timed (src/contention.py), 0: it did not.
+           ("trial/contended", "contended"))
 ALWAYS_DIFFERS = ("model", "runtime", "framework", "graph")
 _STATUS = {"completed": api_pb2.STATUS_SUCCESS, "diverged": api_pb2.STATUS_FAILURE,
            "failed": api_pb2.STATUS_FAILURE, "interrupted": api_pb2.STATUS_RUNNING}

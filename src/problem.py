@@ -7,7 +7,7 @@ end; at 32, the same numbers rounded to float32.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -28,6 +28,7 @@ class Problem:
     momentum: float
     seed: int = 0
     precision: int = 32
+    batch_size: int = 0  # data.batch_size, which the model's FLOPs per step depend on (src/flops.py)
     # Where training starts: 0, or a checkpoint's step, with its SGD momentum buffers (by weight name).
     start_step: int = 0
     momentum_state: dict[str, np.ndarray] = field(default_factory=dict)
@@ -48,7 +49,8 @@ class Problem:
         return models.spec(self.model)
 
     def input_columns(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        """The per-step inputs of steps start+1..stop, as columns by name (none for most models)."""
+        """The per-step inputs of steps start+1..stop, as columns by name (none for most models), drawn now:
+        for a whole run, use inputs() and step_scalars(), which draw a block at a time."""
         fn = getattr(self.spec, "step_inputs", None)
         cols = fn(self.cfg, self.seed, start, stop) if fn else {}
         if self.fault in STEP_FAULTS:
@@ -56,30 +58,87 @@ class Problem:
         return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
 
     def inputs(self, start: int, stop: int) -> "StepInputs":
-        return StepInputs(self.input_columns(start, stop), stop - start)
+        """Step start+1..stop's inputs, each a dict of Python ints, drawn a block of steps at a time."""
+        return StepInputs(_Blocks(self.input_columns, start, stop))
 
-    def step_scalars(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        """What TensorBoard shows per step about the inputs of steps start+1..stop, by tag."""
+    def step_scalars(self, start: int, stop: int) -> dict[str, "Column"]:
+        """What TensorBoard shows per step about the inputs of steps start+1..stop, by tag: columns drawn a
+        block of steps at a time, position i for step start+1+i."""
         fn = getattr(self.spec, "step_scalars", None)
-        return fn(self.cfg, self.data, self.input_columns(start, stop)) if fn else {}
+        if not fn:
+            return {}
+        blocks = _Blocks(lambda a, b: fn(self.cfg, self.data, self.input_columns(a, b)), start, stop)
+        return {tag: Column(blocks, tag) for tag in blocks.names}
+
+
+# Steps of per-step inputs drawn at once: a run holds one block whatever trainer.max_steps is (1e10 would be
+# 75 GiB of depths drawn up front), and a block costs about a millisecond to draw.
+BLOCK = 1 << 16
+
+
+class _Blocks:
+    """Columns of steps start+1..stop made by `make(a, b)` (the columns of steps a+1..b) one block at a time:
+    the block in use is kept, so a run walking its steps in order draws each block once."""
+
+    def __init__(self, make: Callable[[int, int], dict], start: int, stop: int):
+        self.make, self.start, self.n = make, start, max(stop - start, 0)
+        self._k, self._cols = 0, self._block(0)
+        self.names = list(self._cols)
+
+    def _block(self, k: int) -> dict[str, list]:
+        a = self.start + k * BLOCK
+        cols = self.make(a, min(a + BLOCK, self.start + self.n))
+        return {name: np.asarray(col).tolist() for name, col in cols.items()}
+
+    def value(self, name: str, i: int):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        k, j = divmod(i, BLOCK)
+        if k != self._k:
+            self._k, self._cols = k, self._block(k)
+        return self._cols[name][j]
+
+    def row(self, i: int) -> dict[str, Any]:
+        return {name: self.value(name, i) for name in self.names}
+
+
+class Column(Sequence):
+    """One per-step column, its values made on access (a block at a time)."""
+
+    def __init__(self, blocks: _Blocks, name: str):
+        self.blocks, self.name = blocks, name
+
+    def __len__(self) -> int:
+        return self.blocks.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.blocks.value(self.name, i + len(self) if i < 0 else i)
+
+    def tolist(self) -> list:
+        return self[:]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.tolist(), dtype=dtype)
 
 
 class StepInputs(Sequence):
-    """Step i's input as a dict of Python ints, made on access (a run of a million steps holds only columns)."""
+    """Step i's input as a dict of Python ints, made on access (a run of any length holds one block)."""
 
-    def __init__(self, columns: dict[str, np.ndarray], n: int):
-        self.columns, self.n = {k: v.tolist() for k, v in columns.items()}, n
+    def __init__(self, blocks: _Blocks):
+        self.blocks = blocks
 
     def __len__(self) -> int:
-        return self.n
+        return self.blocks.n
 
     def __getitem__(self, i: int) -> dict[str, int]:
-        if not -self.n <= i < self.n:
+        if not -len(self) <= i < len(self):
             raise IndexError(i)
-        return {k: v[i] for k, v in self.columns.items()}
+        return self.blocks.row(i % len(self))
 
     def __iter__(self) -> Iterator[dict[str, int]]:
-        return (self[i] for i in range(self.n))
+        return (self.blocks.row(i) for i in range(len(self)))
 
 
 def make_problem(cfg) -> Problem:
@@ -96,4 +155,5 @@ def make_problem(cfg) -> Problem:
     return Problem(model=cfg.model.name, cfg=model_cfg, data=cast(data), weights=cast(weights),
                    lr=model_cfg.optimizer.lr, momentum=model_cfg.optimizer.momentum, seed=cfg.seed,
                    precision=cfg.trainer.precision, probe=debug.get("probe", "none"),
-                   fault=debug.get("fault", "none"), fault_step=debug.get("fault_step", 0))
+                   fault=debug.get("fault", "none"), fault_step=debug.get("fault_step", 0),
+                   batch_size=cfg.data.batch_size)

@@ -25,6 +25,7 @@ class Runtime:
     graph: str  # static | dynamic
     what: str  # one line, for --help and the docs
     multi_device: bool = False  # honours trainer.devices > 1 and trainer.strategy
+    steps_per_call: bool = False  # can run trainer.steps_per_call steps in one graph call (an in-graph loop)
 
 
 FRAMEWORKS = {
@@ -43,15 +44,16 @@ RUNTIMES = {
                          multi_device=True),
     "lightning_compile": Runtime("torch", "static", "the same, the model under torch.compile",
                                  multi_device=True),
-    "tf_session": Runtime("tensorflow", "static", "TF 1.x: the graph built and finalized once, run by a Session"),
+    "tf_session": Runtime("tensorflow", "static", "TF 1.x: the graph built and finalized once, run by a Session",
+                          steps_per_call=True),
     "tf_eager": Runtime("tensorflow", "dynamic", "TF 2 eager with GradientTape: Python runs every op, every step"),
-    "tf_function": Runtime("tensorflow", "static", "the same step traced once by tf.function"),
+    "tf_function": Runtime("tensorflow", "static", "the same step traced once by tf.function", steps_per_call=True),
     "tf_xla": Runtime("tensorflow", "static", "the same step traced once and compiled by XLA "
-                                              "(tf.function(jit_compile=True))"),
+                                              "(tf.function(jit_compile=True))", steps_per_call=True),
     "jax_eager": Runtime("jax", "dynamic", "JAX op by op: value_and_grad without jit, Python runs every op, "
                                            "every step"),
     "jax_jit": Runtime("jax", "static", "JAX: the whole step under jax.jit, compiled by XLA once for every "
-                                        "depth and length"),
+                                        "depth and length", steps_per_call=True),
 }
 
 

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import os
 
-from src import checkpoint, compile_cache, debugging, registry, runtimes
+from src import checkpoint, compile_cache, contention, debugging, flops, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -22,21 +22,51 @@ def _launcher() -> dict:
 
 def resolve_threads(cfg) -> int:
     """trainer.num_threads; else what a cluster launcher reserved per job; else all cores, split
-    between the jobs that a parallel launcher runs side by side on this machine."""
-    if cfg.trainer.num_threads:
-        return cfg.trainer.num_threads
+    between the jobs that a parallel launcher runs side by side on this machine.  A job run side by side
+    never gets more threads than that share, even when trainer.num_threads asks for more (thread_warning
+    says so); a job alone gets what it asks for (its timing then says it was oversubscribed)."""
+    share, _, side_by_side = _share()
+    asked = cfg.trainer.num_threads
+    if asked:
+        return min(asked, share) if side_by_side > 1 else asked
+    return share
+
+
+def thread_warning(cfg) -> str | None:
+    """One line when the job asked for more threads than the cores it may use (its share, beside the jobs a
+    parallel launcher runs with it), since its threads would wait for each other's cores; else None."""
+    share, reserved, side_by_side = _share()
+    cores = cpu_threads()
+    many = f"{share} core{'s' * (share > 1)}"
+    asked = cfg.trainer.num_threads
+    if asked and asked > share and side_by_side > 1:
+        return (f"trainer.num_threads={asked} is more than the {many} this job may use beside the {side_by_side} "
+                f"jobs run side by side on {cores}: it uses {share} (more would wait for each other's cores)")
+    if asked and asked > share:
+        return (f"trainer.num_threads={asked} is more than the {many} this job may use: its threads will wait "
+                f"for each other's cores, so its timing is not the runtime's own; null uses {share}")
+    if not asked and reserved and reserved > share:
+        where = f" beside the {side_by_side} jobs run side by side on {cores}" if side_by_side > 1 else ""
+        return (f"hydra.launcher.cpus_per_task={reserved} is more than the {many} this job may use{where}: "
+                f"it uses {share}")
+    return None
+
+
+def _share() -> tuple[int, int | None, int]:
+    """(the cores a job may use, what the launcher reserved for it if it did, the jobs run side by side)."""
     launcher = _launcher()
-    if launcher.get("cpus_per_task"):  # submitit (local or Slurm) reserved these for the job
-        return int(launcher["cpus_per_task"])
     target, cores = str(launcher.get("_target_", "")), cpu_threads()
+    reserved = int(launcher["cpus_per_task"]) if launcher.get("cpus_per_task") else None
     if "joblib" in target:
         n = launcher.get("n_jobs") or 1
         side_by_side = n if n > 0 else cores + 1 + n  # joblib: -1 = all cores, -2 = all but one
     elif "LocalLauncher" in target:  # submitit_local starts every job of the sweep at once
         side_by_side = cores
-    else:
+    else:  # one job here (under Slurm, cpu_threads() already is the job's allocation)
         side_by_side = 1
-    return max(1, cores // max(1, side_by_side))
+    side_by_side = max(1, side_by_side)
+    share = max(1, cores // side_by_side)
+    return (min(reserved, share) if reserved else share), reserved, side_by_side
 
 
 def is_rank_zero() -> bool:
@@ -65,13 +95,23 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
             if debugging.used(cfg):  # a probe or a fault: what came of it is measured (src/debugging.py)
                 phase = debugging.Phase(recorder)
                 debugging.record(recorder, "debug", {k: cfg.debug[k] for k in ("probe", "fault", "fault_step")})
+            if (asked := thread_warning(cfg)) is not None:  # beyond every core the pre-flight said it already
+                recorder.warn(asked, said=(cfg.trainer.num_threads or 0) > cpu_threads())
             recorder.status(f"{cfg.model.name} on {cfg.runtime.name}: importing {rt.framework}...")
             with compile_cache.active(cfg) as cache:  # before the import: the frameworks read it there
                 recorder.record("compile_cache", cache.mode)
                 if cache.mode == "warm":
                     recorder.record("compile_cache_dir", cache.dir)
+                before = contention.sample()
                 runtime = runtimes.load(cfg.runtime.name)
+                if stop.signum is not None:  # stopped during the import: before the run builds or writes anything
+                    raise Interrupted(stop.signum, problem.start_step)
                 recorder.runtime_imported()
+                if cfg.trainer.num_threads is None:  # all cores by default: those other processes left free
+                    threads, why = contention.fit_threads(threads, contention.since(before), contention.sample())
+                    if why:
+                        recorder.threads = threads
+                        recorder.warn(why)
                 with debugging.session(cfg, recorder) if phase else contextlib.nullcontext():
                     runtime.fit(problem, cfg, recorder, threads)
             status = "completed"
@@ -96,6 +136,9 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                     recorder = None
             if phase is not None and failed is not None and recorder is not None and recorder.started:
                 debugging.failure(cfg, recorder, phase, failed)
+            if recorder is not None and recorder.started and recorder.problem is not None and recorder.step_ms:
+                flops.record(recorder, recorder.problem, cfg.trainer.peak_file)
+                recorder.record("steps_per_call", cfg.trainer.steps_per_call)
             result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
             if result["steps"] and recorder.enabled:
                 print(summary_text(result), flush=True)

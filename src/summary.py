@@ -17,16 +17,19 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
+import textwrap
 from pathlib import Path
 
 from src import answer, debugging_table
 from src.answer import cell
+from src.overrides import by_key
 
 COLUMNS = ["model", "runtime", "framework", "graph", "accelerator", "steps", "final_loss",
            "median_step_ms", "median_steady_ms", "iqr_steady_ms", "noisy", "median_compute_ms", "setup_s",
-           "compiles", "compile_s", "compile_cache", "cache_hits", "break_even_step", "break_even_vs", "vs_dynamic",
-           "status", "why"]
+           "compiles", "compile_s", "build_phases", "compile_cache", "cache_hits", "break_even_step", "break_even_vs",
+           "vs_dynamic", "flops_per_step", "gflops_per_s", "x_floor", "contended", "status", "why"]
 # The console's table: what the answer rests on, in 120 columns (every column is in summary.csv and .md).
 CONSOLE = [("job", "job"), ("status", "status"), ("steps", "steps"), ("median_steady_ms", "steady ms"),
            ("vs_dynamic", "x dyn"), ("compiles", "builds"), ("compile_s", "build s"),
@@ -53,6 +56,7 @@ def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
         r.setdefault("run_dir", str(path.parent))
         r["job"] = str(path.parent.relative_to(sweep_dir))
         r["why"] = _why(r)
+        r["build_phases"] = build_phases(r)
         for tag, stats in (r.get("summary") or {}).items():
             r[f"{tag} (median)"] = stats.get("median")
         rows.append(r)
@@ -60,6 +64,16 @@ def load_results(sweep_dir: str | os.PathLike) -> list[dict]:
     rows.sort(key=lambda r: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", r["job"])])
     _add_break_even(rows)
     return rows
+
+
+def build_phases(r: dict) -> str | None:
+    """The run's build time by phase, summed over its builds, in seconds: "dynamo 0.1 + aot_autograd 0.3 +
+    inductor 3 s" (the phases each framework accounts for: docs/graph-builds.md)."""
+    total: dict[str, float] = {}
+    for b in r.get("builds") or []:
+        for name, ms in (b.get("phases") or {}).items():
+            total[name.removesuffix("_ms")] = total.get(name.removesuffix("_ms"), 0.0) + ms / 1e3
+    return " + ".join(f"{k} {cell(float(v))}" for k, v in total.items()) + " s" if total else None
 
 
 def _why(r: dict) -> str | None:
@@ -108,13 +122,15 @@ def _overrides(r: dict) -> dict:
         items = OmegaConf.to_container(OmegaConf.load(path))
     except Exception:
         items = []
-    return {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in items if "=" in o}
+    given = by_key([str(o) for o in items], strict=False)  # as Hydra reads them
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _add_break_even(rows: list[dict]) -> None:
     """Pairs each static job with the dynamic job of its framework that differs only in the runtime."""
     def key(r):
-        o = {k: v for k, v in _overrides(r).items() if k not in ("runtime", "resume")}
+        # A runtime's own options (runtime.backend) belong to it: its partner has none of them.
+        o = {k: v for k, v in _overrides(r).items() if k not in ("runtime", "resume") and not k.startswith("runtime.")}
         o.update(model=r.get("model"), seed=str(r.get("seed")))
         return r.get("framework"), tuple(sorted(o.items()))
 
@@ -138,7 +154,10 @@ def _add_break_even(rows: list[dict]) -> None:
 
 
 # -- tables ---------------------------------------------------------------------------------------------
-_cell = cell  # the answer's sentences write every number as the tables do
+def _cell(value, column: str = "noisy") -> str:
+    """A cell as answer.cell writes it (the answer's sentences write every number as the tables do), but a
+    flag column's True as its own name (noisy, contended)."""
+    return column if value is True else cell(value)
 
 
 def _csv(value):
@@ -149,13 +168,13 @@ def _csv(value):
 def table_markdown(rows: list[dict]) -> str:
     cols = ["job", *columns(rows)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(_cell(r.get(c), c) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
 def table_text(rows: list[dict], width: int = WIDTH) -> str:
     """The console's table (CONSOLE's columns) in `width` columns: long job names are cut in the middle."""
-    cells = [[title for _, title in CONSOLE]] + [[_cell(r.get(c)) for c, _ in CONSOLE] for r in rows]
+    cells = [[title for _, title in CONSOLE]] + [[_cell(r.get(c), c) for c, _ in CONSOLE] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(CONSOLE))]
     over = sum(widths) + 2 * (len(widths) - 1) - width
     if over > 0:  # the job name gives way: its number and model lead, what varied trails
@@ -197,7 +216,15 @@ def plot(rows: list[dict], path: str) -> None:
     runtimes = [rt for rt in RUNTIMES if any(r.get("runtime") == rt for r in rows)]
     runtimes += sorted({r.get("runtime") for r in rows} - set(runtimes), key=str)
     color = {rt: plt.cm.tab10(i % 10) for i, rt in enumerate(runtimes)}
+    # Curves that coincide (every runtime's loss, from the same seeded start) stay told apart: a marker per
+    # runtime, each runtime's markers at other steps than the others'.
+    marker = {rt: "osD^vP*Xh<>p"[i % 12] for i, rt in enumerate(runtimes)}
+    offset = {rt: i / max(len(runtimes), 1) for i, rt in enumerate(runtimes)}
     style = {"static": "--", "dynamic": "-"}
+
+    def marks(rt, n):
+        every = max(n // 8, 1)
+        return (int(offset.get(rt, 0) * every), every)
     label_of = _varying(rows)
     fig, axes = plt.subplots(len(models), 3, figsize=(17, 4.2 * len(models)), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1, 0.9]})
@@ -210,11 +237,14 @@ def plot(rows: list[dict], path: str) -> None:
             c, ls = color.get(r.get("runtime")), style.get(r.get("graph"), ":")
             scalars = read_scalars(r["run_dir"]) if os.path.isdir(r.get("run_dir", "")) else {}
             loss = scalars.get("train/loss", [])
+            rt = r.get("runtime")
             if loss:
-                ax_loss.plot([s for s, _ in loss], [v for _, v in loss], ls, color=c, linewidth=1.3)
+                ax_loss.plot([s for s, _ in loss], [v for _, v in loss], ls, color=c, linewidth=1.3,
+                             marker=marker.get(rt), markevery=marks(rt, len(loss)), markersize=4, fillstyle="none")
             curve = elapsed(r["run_dir"])
             if curve:
-                ax_time.plot(range(len(curve)), curve, ls, color=c, linewidth=1.3)
+                ax_time.plot(range(len(curve)), curve, ls, color=c, linewidth=1.3, marker=marker.get(rt),
+                             markevery=marks(rt, len(curve)), markersize=4, fillstyle="none")
                 k = r.get("break_even_step")
                 if isinstance(k, int) and k < len(curve):
                     ax_time.plot([k], [curve[k]], "o", color=c, markersize=6)
@@ -222,35 +252,42 @@ def plot(rows: list[dict], path: str) -> None:
             name = " ".join(filter(None, [r.get("runtime"), label_of.get(r["job"])]))
             if r.get("status") != "completed":
                 name += f" ({r.get('status')})"
-            bars.append((name, r.get("median_steady_ms") or r.get("median_step_ms") or 0.0,
-                         r.get("median_compute_ms") or 0.0, c, r.get("graph")))
-        for points in even.values():
-            k, t, c = points[0]
+            ms = r.get("median_steady_ms") or r.get("median_step_ms")
+            done = r.get("status") == "completed" and ms is not None  # else no bar: it has no time to show
+            bars.append((name, ms if done else None, (r.get("median_compute_ms") or 0.0) if done else None, c,
+                         r.get("graph"), r.get("status")))
+        # The break-even labels, one line per runtime stacked in the panel's corner, each in its runtime's
+        # colour (the points themselves are marked on the curves): labels at the points overlapped.
+        for j, (rt, points) in enumerate(even.items()):
             steps = ", ".join(str(p[0]) for p in points)
-            ax_time.annotate(f"breaks even at step{'s' if len(points) > 1 else ''} {steps}", (k, t),
-                             textcoords="offset points", xytext=(6, -12), fontsize=8, color=c)
+            ax_time.text(0.98, 0.04 + 0.075 * j, f"{rt}: breaks even at step{'s' if len(points) > 1 else ''} {steps}",
+                         transform=ax_time.transAxes, ha="right", va="bottom", fontsize=8, color=points[0][2],
+                         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
         ax_loss.set(yscale="log", xlabel="step", ylabel="loss (log scale)", title=f"{model}: loss per step")
         ax_time.set(yscale="log", xlabel="step", ylabel="seconds since the framework import (log scale)",
                     title=f"{model}: total time (setup, graph builds, steps)")
         y = range(len(bars))
-        ax_ms.barh(y, [b[1] for b in bars], color=[b[3] for b in bars], alpha=0.85,
-                   hatch=None, edgecolor="black", linewidth=0.3)
-        ax_ms.barh(y, [b[2] for b in bars], height=0.35, color="white", alpha=0.6)
+        drawn = [i for i, b in enumerate(bars) if b[1] is not None]
+        ax_ms.barh(drawn, [bars[i][1] for i in drawn], color=[bars[i][3] for i in drawn], alpha=0.85,
+                   edgecolor="black", linewidth=0.3)
+        ax_ms.barh(drawn, [bars[i][2] for i in drawn], height=0.35, color="white", alpha=0.6)
         for i, b in enumerate(bars):
-            ax_ms.text(b[1], i, f" {b[1]:.3g} ms", va="center", fontsize=8)
+            if b[1] is None:  # a job that did not complete: said, not drawn as a 0 ms bar
+                ax_ms.text(0, i, f" no steady time: {b[5]}", va="center", fontsize=8, color="dimgray", style="italic")
+            else:
+                ax_ms.text(b[1], i, f" {b[1]:.3g} ms", va="center", fontsize=8)
         ax_ms.set_yticks(list(y), [b[0] for b in bars], fontsize=8)
         ax_ms.invert_yaxis()
-        ax_ms.set_xlim(0, max([b[1] for b in bars] + [1e-3]) * 1.35)
-        ax_ms.set(xlabel="ms per step, steady state (white: forward+backward+update)",
-                  title=f"{model}: time per step")
+        ax_ms.set_xlim(0, max([bars[i][1] for i in drawn] + [1e-3]) * 1.35)
+        ax_ms.set(xlabel="steady ms per step (white: compute)", title=f"{model}: time per step")
         for ax in (ax_loss, ax_time):
             ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=color[rt], linestyle=style.get(RUNTIMES[rt].graph if rt in RUNTIMES else "", ":"),
-                      label=f"{rt} ({RUNTIMES[rt].framework}, {RUNTIMES[rt].graph})" if rt in RUNTIMES else rt)
+                      marker=marker[rt], fillstyle="none", label=f"{rt} ({RUNTIMES[rt].framework}, {RUNTIMES[rt].graph})" if rt in RUNTIMES else rt)
                for rt in runtimes]
     fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (4.2 * len(models)) * (1 + (len(handles) - 1) // 4)))
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")  # no label cut at the figure's edge
     plt.close(fig)
 
 
@@ -267,7 +304,39 @@ def write_summary(sweep_dir: str | os.PathLike) -> list[dict]:
     debugging_table.write(rows, sweep_dir)  # debugging.md, for a sweep under probes or faults
     if rows:
         plot(rows, str(sweep_dir / "summary.png"))
+    points = roofline_points(rows)
+    if points:  # a sweep over sizes (experiment=scaling): the roofline, and its table
+        from src import roofline
+
+        roofline.plot(points, str(sweep_dir / "roofline.png"))
+        (sweep_dir / "roofline.md").write_text(roofline.table(points) + "\n\n" + floors_sentence(points) + "\n")
     return rows
+
+
+def roofline_points(rows: list[dict]) -> list[dict]:
+    """The roofline's points, for a sweep that varies the size (size=..., model.hidden or data.batch_size)."""
+    from src import roofline
+
+    sizes = {r["job"]: _overrides(r) for r in rows}
+
+    def size_of(r):
+        o = sizes[r["job"]]
+        return o.get("size") or "x".join(o.get(k, "default") for k in ("model.hidden", "data.batch_size"))
+
+    if len({size_of(r) for r in rows}) < 2:
+        return []
+    return roofline.from_results(rows, size_of)
+
+
+def floors_sentence(points: list[dict]) -> str:
+    """Which framework's floor each runtime is measured against (never another framework's)."""
+    by_fw: dict = {}
+    for p in points:
+        by_fw.setdefault(p["framework"], (set(), p.get("peak_gflops")))[0].add(p["runtime"])
+    parts = [f"{', '.join(sorted(rts))} against {fw}'s GEMM floor" + (f" ({peak:.0f} GFLOP/s)" if peak else
+                                                                        " (not measured: python bench.py --peak)")
+             for fw, (rts, peak) in by_fw.items()]
+    return "Floors: " + "; ".join(parts) + ". A kernel library's difference between frameworks is not a graph's."
 
 
 def report(sweep_dir: str | os.PathLike) -> int:
@@ -282,14 +351,23 @@ def report(sweep_dir: str | os.PathLike) -> int:
     if debugging:
         print(f"\nwhat each probe and fault did (debugging.md; docs/debugging.md):\n{debugging}")
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
-    print(f"  view with   tensorboard --logdir {Path(sweep_dir).resolve()}")
+    if (Path(sweep_dir) / "roofline.png").exists() and roofline_points(rows):
+        print(f"  roofline: {Path(sweep_dir).resolve() / 'roofline.png'} (table: roofline.md); "
+              f"{floors_sentence(roofline_points(rows))}")
+    print(f"  view with   tensorboard --logdir {shlex.quote(str(Path(sweep_dir).resolve()))}")  # pastes into bash
     noisy = [r["job"] for r in rows if r.get("noisy")]
     if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each
         which = ", ".join(noisy) if len(noisy) <= 4 else f"{len(noisy)} of {len(rows)} jobs, marked in the table"
-        import textwrap
-
         print(textwrap.fill(f"  noisy timings (interquartile range over 10% of the median): {which}; compare runtimes "
                             "side by side with python bench.py, which interleaves them (docs/benchmark.md)",
+                            WIDTH, subsequent_indent="    ", break_on_hyphens=False))
+    contended = [r["job"] for r in rows if r.get("contended")]
+    if contended:  # a uniformly slowed run is not noisy: the contention check (src/contention.py) catches it
+        which = (", ".join(contended) if len(contended) <= 4 else
+                 f"{len(contended)} of {len(rows)} jobs, marked in the table")
+        print(textwrap.fill(f"  contended timings (other work competed for their cores: result.json says how): "
+                            f"{which}; their times and break-evens are not the runtimes' own: rerun them on a quiet "
+                            "machine",
                             WIDTH, subsequent_indent="    ", break_on_hyphens=False))
     print(f"  every column: {Path(sweep_dir).resolve() / 'summary.csv'} (and summary.md)")
     print()

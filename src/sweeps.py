@@ -10,19 +10,21 @@ from __future__ import annotations
 import os
 import re
 
+from src.overrides import by_key
+
 IDENTITY = ("model", "runtime")  # always in a job's name
 
 
 def varying(jobs: list[list[str]]) -> list[str]:
     """The keys whose value differs between the jobs' overrides, in the order they first appear."""
-    given = [{o.partition("=")[0].lstrip("+~"): o.partition("=")[2] for o in job} for job in jobs]
+    given = [by_key(job) for job in jobs]
     keys = list(dict.fromkeys(k for job in given for k in job))
     return [k for k in keys if len({job.get(k) for job in given}) > 1 and not k.startswith("hydra.")]
 
 
 def job_name(num: int, model: str, runtime: str, overrides: list[str], keys: list[str]) -> str:
     """`<num>_<model>_<runtime>` and `<key>=<value>` for each other varied key: short, filesystem-safe."""
-    given = {o.partition("=")[0].lstrip("+~"): o.partition("=")[2] for o in overrides}
+    given = by_key(overrides)
     others = [k for k in keys if k not in IDENTITY]
     short = {k: k.rsplit(".", 1)[-1] for k in others}
     clash = {s for s in short.values() if list(short.values()).count(s) > 1}

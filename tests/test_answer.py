@@ -127,3 +127,17 @@ def test_console_table_and_answer_fit_120_columns(rows):
     assert len({line.split()[0] for line in printed.splitlines()}) == len(rows) + 1  # still told apart
     text = answer.text(rows, overrides, width=120)
     assert max(len(line) for line in text.splitlines()) <= 120
+
+
+def test_build_phases_sum_each_phase_over_the_builds():
+    r = {"builds": [{"ms": 3.0, "phases": {"trace_ms": 1000.0, "lower_ms": 2000.0}},
+                    {"ms": 5.0, "phases": {"xla_compile_ms": 5000.0}}, {"ms": 1.0, "what": "no phases"}]}
+    assert summary.build_phases(r) == "trace 1 + lower 2 + xla_compile 5 s"
+    assert summary.build_phases({"builds": []}) is None
+
+
+def test_why_a_job_did_not_complete_is_its_errors_first_line():
+    assert summary._why({"status": "completed", "error": None}) is None
+    assert summary._why({"status": "diverged", "error": "the loss became nan at step 3: training diverged.\nTry"}) \
+        == "the loss became nan at step 3: training diverged."
+    assert "killed" in summary._why({"status": "running"})

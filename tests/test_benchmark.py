@@ -24,7 +24,12 @@ def test_bench_measures_every_runtime_against_its_plain_loop(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads((tmp_path / "bench.json").read_text())
     env = results["environment"]
-    assert env["packages"]["torch"].startswith("2.13") and env["packages"]["tensorflow"] == "2.21.0"
+    # The versions the run saw, as installed: the pins of requirements.txt (torch's local tag, +cpu, aside).
+    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert {"torch", "tensorflow", "numpy"} <= set(env["packages"])
+    for package, version in env["packages"].items():
+        assert version.split("+")[0] == pins.get(package, version.split("+")[0]), package
     assert env["cores"] >= 1 and env["cpu"] and "thread_env" in env
     rows = {r["runner"]: r for r in results["rows"]}
     assert set(rows) == {"torch_loop", "lightning", "tf_loop", "tf_session", "tf_function"}
@@ -93,17 +98,17 @@ def test_thread_study_runs_every_runner_at_one_thread_and_all_cores(tmp_path):
 
 
 def test_own_cost_measures_the_recorder_and_lightning_against_its_floor(tmp_path):
-    from src.reference import recorder_cost
+    from tools import recorder_cost
 
     result = recorder_cost.measure(steps=300, blocks=4)
     assert set(result) == set(recorder_cost.WAYS)
     for way, r in result.items():
         assert len(r["blocks_us"]) == 4 and 0 < r["us"] < 10_000, way  # microseconds per Recorder.step()
-    out = subprocess.run([sys.executable, "-m", "src.reference.lightning_overhead", "--steps", "20", "--warmup", "5",
+    out = subprocess.run([sys.executable, "-m", "tools.lightning_overhead", "--steps", "20", "--warmup", "5",
                           "--rounds", "2", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     ways = json.loads(out.stdout.strip().splitlines()[-1])
-    from src.reference.lightning_overhead import FLOOR, RUNTIME, WAYS
+    from tools.lightning_overhead import FLOOR, RUNTIME, WAYS
 
     assert set(WAYS) <= set(ways) and ways[FLOOR]["ratio"] == 1.0
     for way in WAYS:
@@ -111,3 +116,33 @@ def test_own_cost_measures_the_recorder_and_lightning_against_its_floor(tmp_path
         per_round = [a / b for a, b in zip(r["rounds_ms"], ways[FLOOR]["rounds_ms"])]
         assert len(r["rounds_ms"]) == 2 and r["ratio"] == pytest.approx(statistics.median(per_round)), way
     assert ways[RUNTIME]["ms"] > 0
+
+
+def test_a_block_disturbed_by_other_work_is_re_measured_and_the_row_says_so(tmp_path):
+    import os
+
+    hog = "import time\nend = time.time() + 200\nwhile time.time() < end: pass"  # bounded, and killed below
+    hogs = [subprocess.Popen([sys.executable, "-c", hog], start_new_session=True)
+            for _ in range(len(os.sched_getaffinity(0)))]
+    try:
+        out = bench(tmp_path, "--models", "two_layer", "--runners", "torch_loop,jax_jit", "--rounds", "1",
+                    "--remeasure", "1", "--steps", "100")  # blocks long enough for the scheduler to show
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {r["runner"]: r for r in json.loads((tmp_path / "bench.json").read_text())["rows"]}
+    table = (tmp_path / "bench.md").read_text()
+    for runner, r in rows.items():  # a plain loop's blocks are checked like a runtime's
+        # Its first measurement was disturbed, so it was measured again; the one kept is the less disturbed,
+        # and its row says how many of its blocks stayed so, and why.
+        assert len(r["blocks_contended"]) == 5 and r["remeasured"] == 1, runner
+        assert r["contended_blocks"] == sum(r["blocks_contended"])
+        line = next(x for x in table.splitlines() if f"| {runner} |" in x)
+        if r["contended_blocks"]:
+            assert "its threads waited for a CPU" in r["contended_reason"], runner
+            assert line.endswith(f"| {r['contended_blocks']} of 5 blocks, still after re-measuring 1x: "
+                                 f"{r['contended_reason']} |"), line
+        else:
+            assert line.endswith("|  |"), line

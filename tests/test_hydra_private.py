@@ -1,11 +1,13 @@
 """What graphduel takes from Hydra's private modules (src/hydra_private.py), pinned: if a Hydra upgrade
 changes any of it, this fails here, by name, instead of train.py failing for users."""
 import inspect
+from pathlib import Path
 
 import pytest
 
 from src.hydra_private import args_parser, basic_sweeper
 
+ROOT_CONF = Path(__file__).resolve().parents[1] / "conf"
 pytestmark = pytest.mark.unit
 
 
@@ -42,3 +44,22 @@ def test_graphduels_sweeper_is_the_one_hydra_instantiates():
 
     assert GraphduelSweeper in Plugins.instance().discover()
     assert issubclass(GraphduelSweeper, basic_sweeper())
+
+
+def test_main_search_path_is_hydra_mains_with_the_command_lines_config_dir(tmp_path):
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
+
+    from src.cli import TRAIN_PY
+    from src.config import register_configs
+    from src.hydra_private import main_search_path
+
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "fast.yaml").write_text("# @package _global_\nseed: 4\n")
+    register_configs()
+    with main_search_path(TRAIN_PY, "conf", str(tmp_path)):
+        cfg = compose("config", overrides=["+extra=fast"], return_hydra_config=True)
+        sources = [(s.provider, s.path) for s in cfg.hydra.runtime.config_sources]
+    assert cfg.seed == 4 and cfg.model.name == "two_layer" and cfg.hydra.job.name == "train"
+    assert sources[:3] == [("hydra", "hydra.conf"), ("main", str(ROOT_CONF)), ("command-line", str(tmp_path))]
+    assert not GlobalHydra.instance().is_initialized()  # restored as it was

@@ -86,7 +86,8 @@ def test_a_per_step_value_reaches_tensorboard_result_json_hparams_and_the_sweep_
     assert [float(row["probe/error (median)"]) for row in table] == [np.median(steady), 2 * np.median(steady)]
     assert table[0]["probe/first_error"] == "0.5" and json.loads(table[0]["probe/per_depth"]) == {"0": 1, "3": 2}
     assert table[1]["probe/first_error"] == ""
-    assert "probe/error (median)" in (tmp_path / "summary.md").read_text()
+    assert [r["probe/error (median)"] for r in rows] == [np.median(steady), 2 * np.median(steady)]
+    assert "probe/error (median)" in (tmp_path / "summary.md").read_text().splitlines()[0]  # the table's columns
     # Not a metric there: the HParams tab lists only the recorder's own.
     assert "trial/probe/error" not in {m.name.tag for m in
                                         _hparams(tmp_path / "1_dynamic_y")["_hparams_/experiment"].experiment.metric_infos}

@@ -27,13 +27,19 @@ def test_runtime_keeps_the_contract(tmp_path, runtime, model):
     problem = make_problem(compose_cfg(f"model={model}"))
     expected = problem.step_scalars(0, STEPS)
     s = scalars(tmp_path)
-    setup_tags = {"graph/compiles", "graph/compile_ms", "graph/nodes", "time/elapsed_s"}  # also at step 0
+    setup_tags = {"graph/compiles", "graph/compile_ms", "graph/nodes", "graph/build_s_total", "time/elapsed_s"}
     overview = {"Overview/loss_log10", "Overview/step_ms"}
-    assert step_tags(tmp_path) == {"train/loss", "time/step_ms", "time/compute_ms", *overview, *setup_tags,
-                                   *expected}
-    for tag in step_tags(tmp_path):
+    phases = {tag for tag in step_tags(tmp_path) if tag.startswith("graph/phase_s/")}  # from the first build on
+    own = set(result["summary"])  # the runtime's own per-step values (recorder.scalar), if any
+    assert step_tags(tmp_path) - phases == {"train/loss", "time/step_ms", "time/compute_ms", *overview, *setup_tags,
+                                            *expected, *own}
+    assert bool(phases) == (spec.graph == "static")  # every static runtime's builds come in phases
+    for tag in step_tags(tmp_path) - phases - own:
         first = 0 if tag in setup_tags else 1
         assert [step for step, _ in s[tag]] == list(range(first, STEPS + 1)), tag
+    for tag in own:  # logged once at each step that reported it, and summarised in result.json
+        steps = [step for step, _ in s[tag]]
+        assert steps == sorted(set(steps)) and len(steps) == result["summary"][tag]["steps"] and min(steps) >= 1
     for tag, column in expected.items():
         assert [v for _, v in s[tag]] == column.tolist(), tag
     assert result["first_loss"] == s["train/loss"][0][1] and result["final_loss"] == s["train/loss"][-1][1]

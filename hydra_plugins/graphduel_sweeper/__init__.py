@@ -6,7 +6,8 @@ expands the sweep exactly as the basic sweeper will (comma lists, range(), choic
 an experiment's hydra.sweeper.params), composes each job's config with Hydra's own config loader, and
 runs graphduel's checks on it: a bad value in job 7 stops the sweep before job 1 with one line and exit
 code 2, and no framework imported.  Then it names each job by the values the sweep varies
-(src/sweeps.py: `1_two_layer_lightning_lr=10`) and runs them as the basic sweeper does.
+(src/sweeps.py: `1_two_layer_lightning_lr=10`) and runs them as the basic sweeper does; with
+`hydra.sweeper.list_jobs=true` it prints those names instead and runs nothing.
 """
 
 import os
@@ -25,6 +26,8 @@ class GraphduelSweeperConf:
     _target_: str = "hydra_plugins.graphduel_sweeper.GraphduelSweeper"
     max_batch_size: Optional[int] = None
     params: Optional[Dict[str, str]] = None
+    # true: check every job, print their names (one a line), run none (hydra.sweeper.list_jobs=true)
+    list_jobs: bool = False
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="graphduel", node=GraphduelSweeperConf,
@@ -32,6 +35,11 @@ ConfigStore.instance().store(group="hydra/sweeper", name="graphduel", node=Graph
 
 
 class GraphduelSweeper(basic_sweeper()):
+    def __init__(self, max_batch_size: Optional[int] = None, params: Optional[Dict[str, str]] = None,
+                 list_jobs: bool = False):
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.list_jobs = list_jobs
+
     def sweep(self, arguments: List[str]) -> Any:
         from src.cli import check_job, explain
         from src.errors import ConfigError
@@ -48,6 +56,9 @@ class GraphduelSweeper(basic_sweeper()):
                 check_job(cfg, multirun=True)
                 names.append(job_name(num, cfg.model.name, cfg.runtime.name, list(job), keys))
             self._names = names
+            if self.list_jobs:  # what the sweep would run, each job composed and checked; nothing run or written
+                print("\n".join(names))
+                sys.exit(0)
         except ConfigError as e:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise

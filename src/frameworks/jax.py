@@ -43,12 +43,12 @@ def precision(problem):
 def set_threads(threads: int) -> None:
     """XLA's CPU backend has no thread setting: it starts one thread pool per process, when the backend
     starts (the first array or device query), as large as the cores the starting thread may run on, and
-    XLA_FLAGS' --xla_cpu_multi_thread_eigen=false no longer narrows it (measured: jaxlib 0.10.2 keeps
-    working on 2 threads).  So `threads` is honoured by narrowing this thread's affinity to `threads` cores
-    while the backend starts, then giving this thread and those the backend started their cores back: the
-    pool has `threads` workers, free to run on any core.  Once per process: the first JAX run sizes the
-    pool for every later one in the same process (a CLI run and each benchmark measurement have a process
-    of their own; a test process keeps its first)."""
+    XLA_FLAGS' --xla_cpu_multi_thread_eigen=false no longer narrows it (docs/measurements.md#xla-cpu-threads).
+    So `threads` is honoured by narrowing this thread's affinity to `threads` cores while the backend starts,
+    then giving this thread and those the backend started their cores back: the pool has `threads` workers,
+    free to run on any core.  Once per process: the first JAX run sizes the pool for every later one in the
+    same process (a CLI run and each benchmark measurement have a process of their own; a test process keeps
+    its first)."""
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     if not cores or threads >= len(cores):
         return
@@ -183,7 +183,7 @@ def step_graph(traced, args: tuple, names: tuple):
     leaves = jax.tree_util.tree_flatten_with_path(args)[0]
     for var, (path, _) in zip(traced.jaxpr.jaxpr.invars, leaves):
         group, key = names[path[0].idx], "/".join(str(getattr(k, "key", k)) for k in path[1:])
-        source[var] = f"{group}/{key}"
+        source[var] = f"{group}/{key}" if key else group
         graph.node.add(name=source[var], op="Placeholder")
     for i, eqn in enumerate(traced.jaxpr.jaxpr.eqns):
         stack = str(eqn.source_info.name_stack)

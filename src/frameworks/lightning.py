@@ -43,8 +43,9 @@ class StepModule(pl.LightningModule):
         opt = self.optimizers(use_pl_optimizer=False)
         # One process, one device: the step drives the optimizer and autograd directly (loss.backward(),
         # opt.step()), the cheapest correct way through a Lightning Trainer.  Lightning's wrappers
-        # (LightningOptimizer, manual_backward) add nothing to that here but 0.05-0.1 ms a step (measured:
-        # python bench.py --own-cost); under DDP they do (the strategy's backward and step), so they stay.
+        # (LightningOptimizer, manual_backward) add nothing to that here but time (a tenth of a millisecond,
+        # docs/measurements.md#lightning-wrappers); under DDP they do (the strategy's backward and step), so
+        # they stay.
         # The loop still ends after the run's steps: the dataloader holds exactly them, max_epochs=1.
         self.single = self.trainer.world_size == 1
         self.opt = opt if self.single else self.optimizers()

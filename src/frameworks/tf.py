@@ -14,8 +14,9 @@ import sys
 import numpy as np
 
 # TensorFlow's tf.lite imports JAX whenever it is installed (`try: from jax import jit`, for a converter
-# graphduel never uses): 0.6-0.8 s more on every TensorFlow import (measured here), and a second framework
-# in a TensorFlow run.  A None in sys.modules makes that one import fail, for TensorFlow's import alone.
+# graphduel never uses): most of a second more on every TensorFlow import, and a second framework in a
+# TensorFlow run (docs/measurements.md#tensorflow-import).  A None in sys.modules makes that one import
+# fail, for TensorFlow's import alone.
 _hide_jax = "jax" not in sys.modules
 if _hide_jax:
     sys.modules["jax"] = None
@@ -133,6 +134,20 @@ class TF2Step(tf.Module):
                     w.assign_sub(p.lr * g)
         return loss
 
+    def steps(self, inputs: dict, n: tf.Tensor, k: int) -> tf.Tensor:
+        """`n` (<= k) steps in one in-graph loop (trainer.steps_per_call): step i trains on the i-th of each
+        input's k values; returns the k losses (those past n are 0).  Traced by tf.function, once: a while
+        loop whose body is `step`, bounded by k (maximum_iterations: what XLA needs to compile it)."""
+        losses = tf.TensorArray(self.problem.dtype, size=k)
+
+        def body(i, losses):
+            loss = self.step({name: col[i] for name, col in inputs.items()})
+            return i + 1, losses.write(i, loss)
+
+        _, losses = tf.while_loop(lambda i, _: i < n, body, (tf.constant(0), losses), maximum_iterations=k,
+                                  name="steps")
+        return losses.stack()
+
     def input_signature(self) -> list:
         """One scalar int32 per step input: a tf.function traced with it serves every value."""
         return [{k: tf.TensorSpec([], tf.int32) for k in self.problem.input_columns(0, 0)}]
@@ -174,10 +189,14 @@ class TraceWatch:
         import time
 
         t = time.perf_counter()
+        before = self._clock.value() if self._clock else None
         concrete = self.fn.get_concrete_function(*args)
         seconds = time.perf_counter() - t
         self._sync()
-        self.recorder.graph_built(seconds, "trace", nodes=graph_nodes(concrete.graph.as_graph_def()))
+        build = self.recorder.graph_built(seconds, "trace", nodes=graph_nodes(concrete.graph.as_graph_def()))
+        if before is not None:  # TensorFlow's own clock of building the graph; the rest: making the function
+            trace_ms = min((self._clock.value() - before) / 1e3, seconds * 1e3)
+            build["phases"] = {"trace_ms": round(trace_ms, 3), "function_ms": round(seconds * 1e3 - trace_ms, 3)}
         return concrete
 
     def check(self, call_seconds: float) -> None:
@@ -198,17 +217,35 @@ class TraceWatch:
         self._us = self._clock.value() if self._clock else 0
 
 
-def traced_step(net: "TF2Step", recorder, jit_compile: bool = False):
+def traced_step(net: "TF2Step", recorder, jit_compile: bool = False, steps_per_call: int = 1):
     """The TF 2 step as tf_function and tf_xla run it: traced once by tf.function with the step's
     input_signature (scalar int32 inputs: one trace for every value), now, as part of the setup, the
     trace counted and timed (TraceWatch) and its graph written for the Graphs tab; under jit_compile,
-    for XLA to compile at the first call.  Returns run(inputs) -> loss, which reports any retrace."""
+    for XLA to compile at the first call.  Returns run(inputs) -> loss, which reports any retrace; with
+    steps_per_call = K > 1, call(columns, n) -> losses instead: n <= K steps in one call (TF2Step.steps)."""
     import time
 
-    step = tf.function(net.step, input_signature=net.input_signature(), jit_compile=jit_compile)
+    if steps_per_call > 1:
+        k = steps_per_call
+        signature = [{name: tf.TensorSpec([k], tf.int32) for name in net.input_signature()[0]},
+                     tf.TensorSpec([], tf.int32)]
+        step = tf.function(lambda inputs, n: net.steps(inputs, n, k), input_signature=signature,
+                           jit_compile=jit_compile)
+    else:
+        step = tf.function(net.step, input_signature=net.input_signature(), jit_compile=jit_compile)
     watch = TraceWatch(step, recorder)
     recorder.status("tracing the step into a graph (tf.function)...")
     recorder.write_graph(watch.trace().graph.as_graph_def().SerializeToString())
+
+    if steps_per_call > 1:
+        def call(columns: dict, n: int) -> list:
+            t = time.perf_counter()
+            padded = {name: tf.constant(np.pad(col, (0, k - n)), tf.int32) for name, col in columns.items()}
+            losses = step(padded, tf.constant(n, tf.int32)).numpy()[:n].tolist()
+            watch.check(time.perf_counter() - t)
+            return losses
+
+        return call
 
     def run(inputs: dict) -> float:
         t = time.perf_counter()
@@ -222,7 +259,7 @@ def traced_step(net: "TF2Step", recorder, jit_compile: bool = False):
 class OpCounter:
     """Counts the ops an eager step runs (each one recorded on the tape: the dynamic graph TensorFlow builds
     as it goes, gradient ops included), through TensorFlow's op callbacks, the hook its numerics checker
-    uses (private: tensorflow.python.framework.op_callbacks).  About 3% of an eager step."""
+    uses (private: tensorflow.python.framework.op_callbacks).  Its cost: docs/measurements.md#tf-op-counter."""
 
     def __init__(self):
         from tensorflow.python.framework import op_callbacks

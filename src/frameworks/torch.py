@@ -54,7 +54,8 @@ def add_data(module: nn.Module, problem) -> None:
 
 
 def import_lightning():
-    """pytorch_lightning, without its start-up banner or torch 2.13's pytree warning (nothing a user can act on)."""
+    """pytorch_lightning, without its start-up banner or torch's pytree warning (nothing a user can act on:
+    docs/measurements.md#torch-warnings)."""
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     # Where Slurm is installed, Lightning suggests srun even for a run that does not want a cluster.
     warnings.filterwarnings("ignore", message=r"The `srun` command is available")
@@ -97,14 +98,20 @@ class CompileWatch:
     `check()` notices that (Dynamo's `unimplemented` counter) and the recorder warns.  These are torch's
     private hooks (torch._dynamo), the only ones it has; pinned by tests/test_graph_builds.py."""
 
-    def __init__(self, recorder):
+    def __init__(self, recorder, aot: bool = True):
         import torch._dynamo.callback as callback
         from torch._dynamo.utils import counters
 
         self.recorder, self._callback, self._counters = recorder, callback, counters
+        self.aot = aot  # the backend runs AOTAutograd (inductor, aot_eager; not eager)
         self._started: dict[str, tuple[float, int]] = {}  # compile id -> (its start, inductor's cache hits then)
         self._pending: dict[str, dict] = {}  # compile id -> its build, awaiting Dynamo's metrics
         self._unimplemented = len(counters["unimplemented"])
+        # Graph breaks: where Dynamo stopped a graph (a print, a .item(), ...) and ran Python, then started a
+        # new graph after it.  Dynamo counts each by its reason (counters["graph_break"]), process-wide.
+        self._breaks_seen = dict(counters["graph_break"])
+        self.breaks: list[dict] = []  # this run's, each with the step whose forward found it
+        self._graphs_before = counters["stats"]["unique_graphs"]
         # Dynamo numbers compiles afresh after torch._dynamo.reset() (0/0, 0/1, ...) but keeps the metrics of
         # its last 64 across it: check() would take an earlier run's metrics (its recompile reasons) for this
         # run's compiles of the same number.  This run's metrics only, then.
@@ -152,7 +159,9 @@ class CompileWatch:
                 self.recorder.graph_nodes(metric.graph_op_count or 0)
                 if metric.recompile_reason:
                     build["reason"] = _guard_failed(metric.recompile_reason)
+                build["phases"] = _phases(metric, self.aot)
             self._pending.clear()
+        self._check_breaks()
         unimplemented = self._counters["unimplemented"]
         if len(unimplemented) == self._unimplemented:
             return
@@ -165,9 +174,49 @@ class CompileWatch:
                                f"{self.recorder.step_no + 1}: from then on, steps of a kind it has not compiled run "
                                "eagerly, uncompiled and uncounted (torch._dynamo.config.recompile_limit)")
 
+    def _check_breaks(self) -> None:
+        now = self._counters["graph_break"]
+        for reason, n in now.items():
+            for _ in range(n - self._breaks_seen.get(reason, 0)):
+                self.breaks.append({"step": self.recorder.step_no + 1, "reason": _break_reason(reason)})
+        self._breaks_seen = dict(now)
+
+    def graphs(self) -> int:
+        """The graphs Dynamo made in this run (one per compiled frame or specialisation, a break's two
+        halves two): counters["stats"]["unique_graphs"]."""
+        return self._counters["stats"]["unique_graphs"] - self._graphs_before
+
     def close(self) -> None:
         self._callback.callback_handler.remove_start_callback(self._start)
         self._callback.callback_handler.remove_end_callback(self._end)
+
+
+def _phases(metric, aot: bool = True) -> dict[str, float]:
+    """One compile's time by phase, from Dynamo's compilation metrics (cumulative, nested clocks): Dynamo's
+    capture (bytecode tracing, guards: its whole frame compile less the backend's), AOTAutograd (tracing
+    the joint forward and backward graph and partitioning it: the backend's time less Inductor's) and
+    Inductor (lowering, code generation, the C++/Triton compile).  A backend without Inductor (aot_eager)
+    or AOTAutograd (eager, whose backend call then counts as Dynamo's) has 0 there.  Milliseconds."""
+    def us(name):
+        return float(getattr(metric, name, None) or 0)
+
+    total = us("dynamo_cumulative_compile_time_us") or (getattr(metric, "entire_frame_compile_time_s", 0) or 0) * 1e6
+    # Dynamo's "aot_autograd" clock times the backend call, whichever backend: under the eager backend, which
+    # runs no AOTAutograd (it hands the graph back as it is), that call is part of Dynamo's capture.
+    backend = us("aot_autograd_cumulative_compile_time_us") if aot else 0.0
+    inductor = us("inductor_cumulative_compile_time_us")
+    return {"dynamo_ms": round((total - backend) / 1e3, 3), "aot_autograd_ms": round((backend - inductor) / 1e3, 3),
+            "inductor_ms": round(inductor / 1e3, 3)}
+
+
+def _break_reason(text: str) -> str:
+    """Dynamo's graph-break reason in a line: its title and explanation ("Failed to trace builtin operator:
+    Dynamo does not know how to trace builtin operator `print` ...")."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        return "graph break"
+    explanation = next((line.split(":", 1)[1].strip() for line in lines[1:] if line.startswith("Explanation:")), "")
+    return f"{lines[0]}: {explanation}" if explanation else lines[0]
 
 
 def _guard_failed(text: str) -> str:
@@ -219,10 +268,3 @@ def dynamo_settings(problem):
     if problem.probe != "native":
         return contextlib.nullcontext()
     return torch._dynamo.config.patch(reorderable_logging_functions={print})
-
-
-def graph_breaks() -> int:
-    """Graph breaks Dynamo made since its last reset (its own counter: each break's reason, counted)."""
-    from torch._dynamo.utils import counters
-
-    return sum(counters["graph_break"].values())

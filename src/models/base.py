@@ -34,8 +34,19 @@ def linear(rng: np.random.Generator, fan_in: int, fan_out: int) -> tuple[np.ndar
     return rng.uniform(-bound, bound, size=(fan_out, fan_in)), rng.uniform(-bound, bound, size=(fan_out,))
 
 
-def uniform_ints(rng: np.random.Generator, stop: int, low: int, high: int) -> np.ndarray:
-    """`stop` integers in low..high, position by position (a prefix never depends on `stop`): one uint32
-    each, mapped by multiply-shift (bias below 1e-9)."""
-    raw = rng.integers(0, 2**32, size=stop, dtype=np.uint64)
+def uniform_ints(rng: np.random.Generator, stop: int, low: int, high: int, start: int = 0) -> np.ndarray:
+    """Positions start..stop-1 of a sequence of integers in low..high, drawn position by position (a prefix
+    never depends on `stop`): one uint32 each, mapped by multiply-shift (bias below 1e-9).  Numpy draws two
+    uint32 from each 64-bit output of the stream, so the first `start` are skipped by advancing the stream,
+    in no time and memory whatever `start` is (tests/test_problem.py holds this to drawing them all)."""
+    if start:
+        rng.bit_generator.advance(start // 2)
+        if start % 2:
+            rng.integers(0, 2**32, size=1, dtype=np.uint64)  # the first half of the output `start` is in
+    raw = rng.integers(0, 2**32, size=stop - start, dtype=np.uint64)
     return (low + ((raw * np.uint64(high - low + 1)) >> np.uint64(32))).astype(np.int64)
+
+
+def gemm(m, k, n):
+    """FLOPs of an (m, k) @ (k, n) matrix product: a multiply and an add per term, 2mkn (numpy arrays broadcast)."""
+    return 2 * m * k * n

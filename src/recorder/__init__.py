@@ -25,6 +25,7 @@ import os
 import time
 from typing import Any
 
+from src import contention
 from src.errors import GraphduelError
 from src.interrupt import GracefulStop, Interrupted
 from src.recorder import rundir
@@ -38,7 +39,8 @@ FLUSH_EVERY = 100  # steps between flushes to the OS: an interrupted run keeps a
 # The tags the recorder writes itself, every step (or at the setup, step 0): a runtime's scalar() may not
 # take one of them, nor one of the model's step_scalars.
 OWN_TAGS = frozenset({"time/step_ms", "time/compute_ms", "time/elapsed_s", "graph/compiles", "graph/compile_ms",
-                      "graph/nodes", "Overview/loss_log10", "Overview/step_ms", "train/loss", "train/loss_float64"})
+                      "graph/nodes", "graph/build_s_total", "Overview/loss_log10", "Overview/step_ms", "train/loss",
+                      "train/loss_float64"})
 
 
 class Diverged(GraphduelError):
@@ -86,10 +88,15 @@ class Recorder:
         self.start_time = time.time()
         self._t_last: float | None = None
         self._elapsed_offset = 0.0  # a resumed run's elapsed time before this session
+        self._phase_s: dict[str, float] = {}  # the builds' phases so far (graph/phase_s/...), in seconds
+        self._phases_counted = 0  # builds whose phases are in it
         self._scalars: dict = {}  # the model's per-step tags (DynamicNet: model/depth), as columns
         self._first = 0
         self._hparams_due = False  # the loop started, the HParams start not yet written (see _hparams_start)
         self._hparams_written = False
+        self._watch: contention.Watch | None = None  # whether the machine was the run's own (loop_start on)
+        self.contention: dict = {"contended": None, "contended_reason": None, "contention": None}
+        self._watched: set[int] = set()
 
     # The statistics, by their old names (callers read them off the recorder).
     step_no = property(lambda self: self.stats.step_no)
@@ -170,12 +177,13 @@ class Recorder:
         the progress bar once there is one, else a line of its own.  Silent without a progress bar."""
         self.console.status(text)
 
-    def warn(self, text: str) -> None:
+    def warn(self, text: str, said: bool = False) -> None:
         """Something the user must know about the run (a compile that fell back to eager, say): in
-        result.json, the summary, and on stderr now."""
+        result.json, the summary, and on stderr now (unless `said` there already, by the pre-flight)."""
         if text not in self.warnings:
             self.warnings.append(text)
-            self.console.warn(text)
+            if not said:
+                self.console.warn(text)
 
     def write_graph(self, graph_def_bytes: bytes, tag: str | None = None) -> None:
         """A serialized GraphDef for TensorBoard's Graphs tab: the run's graph, or with a `tag` one more graph
@@ -185,26 +193,42 @@ class Recorder:
     def loop_start(self, first_step: int = 0) -> None:
         """Marks the start of the training loop; step timings are measured from here on."""
         self.stats.step_no = self._first = first_step
+        self._watch = contention.Watch(first_step, self.cfg.trainer.max_steps)
+        self._watched = self._watch.at
         self._t_last = time.perf_counter()
         if not self.enabled:
             return
         if self.problem is not None:  # the model's per-step tags (DynamicNet: model/depth), by position
-            self._scalars = {tag: col.tolist() for tag, col in
-                             self.problem.step_scalars(first_step, self.cfg.trainer.max_steps).items()}
+            # drawn a block of steps at a time (src/problem.py): any max_steps costs no memory up front
+            self._scalars = self.problem.step_scalars(first_step, self.cfg.trainer.max_steps)
         self._hparams_due = True
         if first_step == 0:  # the setup, as step 0: the graphs built before the first step, its time
             build_ms, nodes = self.stats.take_setup()
             self.tblog.scalars(0, {"graph/compiles": self.compiles, "graph/compile_ms": build_ms,
-                                   "graph/nodes": nodes, "time/elapsed_s": time.perf_counter() - self._t_start})
+                                   "graph/nodes": nodes, "time/elapsed_s": time.perf_counter() - self._t_start,
+                                   **self._build_totals()})
         self.console.open_bar(f"{self.info['model']} on {self.info['runtime']}", self.cfg.trainer.max_steps,
                               first_step)
         self._t_last = time.perf_counter()
 
-    def step(self, loss: float, compute_ms: float) -> None:
+    def steps(self, losses: list[float], compute_ms: float) -> None:
+        """Records the steps one graph call ran (trainer.steps_per_call): each with its own step number and
+        loss; a step's time is the call's (as the loop sees it) over its steps, since only the call can be
+        timed.  A signal is acted on after the call's last step: Interrupted only ever at a call's boundary,
+        where the weights are those of the last recorded step."""
+        k = len(losses)
+        t0 = self._t_last if self._t_last is not None else self._t_start
+        per_ms = (time.perf_counter() - t0) * 1e3 / k
+        for i, loss in enumerate(losses):
+            self.step(loss, compute_ms / k, _step_ms=per_ms, _now=t0 + per_ms * (i + 1) / 1e3, _last=i == k - 1)
+
+    def step(self, loss: float, compute_ms: float, _step_ms: float | None = None, _now: float | None = None,
+             _last: bool = True) -> None:
         """Records one finished step; raises Diverged on a non-finite loss, and Interrupted after a
-        step during which SIGINT or SIGTERM arrived."""
-        now = time.perf_counter()
-        step_ms = (now - (self._t_last if self._t_last is not None else self._t_start)) * 1e3
+        step during which SIGINT or SIGTERM arrived.  (The underscored arguments are steps()'s.)"""
+        now = time.perf_counter() if _now is None else _now
+        step_ms = (now - (self._t_last if self._t_last is not None else self._t_start)) * 1e3 \
+            if _step_ms is None else _step_ms
         if self.setup_s is None:
             self.setup_s = now - self._t_start
         stats = self.stats
@@ -213,7 +237,8 @@ class Recorder:
         if self.enabled:
             values = {"time/step_ms": step_ms, "time/compute_ms": compute_ms,
                       "time/elapsed_s": self._elapsed_offset + (now - self._t_start),
-                      "graph/compiles": stats.compiles, "graph/compile_ms": build_ms, "graph/nodes": nodes}
+                      "graph/compiles": stats.compiles, "graph/compile_ms": build_ms, "graph/nodes": nodes,
+                      **self._build_totals()}
             for tag, col in self._scalars.items():
                 values[tag] = col[step_no - 1 - self._first]
             if reported:
@@ -236,10 +261,25 @@ class Recorder:
         if step_no % FLUSH_EVERY == 0:
             self.tblog.flush()
         self.console.step(step_no, loss)
-        if self.stop is not None and self.stop.signum is not None:
+        if _last and self.stop is not None and self.stop.signum is not None:
             raise Interrupted(self.stop.signum, step_no)
+        if step_no in self._watched:  # between two steps' timed spans: in neither
+            self._watch.take(step_no)
         # Taken last, so the recorder's own work is counted in the next step, as the loop sees it.
         self._t_last = time.perf_counter()
+
+    def _build_totals(self) -> dict[str, float]:
+        """The builds so far as running totals, in seconds: all of them (graph/build_s_total) and each phase
+        the framework accounts for (graph/phase_s/<phase>).  Totals, because a per-step build time is 0 on
+        all but a few steps, which TensorBoard's outlier filter leaves off the chart's scale."""
+        builds = self.stats.builds
+        for build in builds[self._phases_counted:]:
+            for name, ms in (build.get("phases") or {}).items():
+                phase = name[:-3] if name.endswith("_ms") else name
+                self._phase_s[phase] = self._phase_s.get(phase, 0.0) + ms / 1e3
+        self._phases_counted = len(builds)
+        return {"graph/build_s_total": self.stats.compile_s,
+                **{f"graph/phase_s/{k}": v for k, v in self._phase_s.items()}}
 
     def checkpoint(self, weights: dict, momentum: dict) -> None:
         """Saves the state after the last recorded step (once per step), and flushes the events."""
@@ -254,6 +294,9 @@ class Recorder:
         from src import hparams
         from src.environment import describe
 
+        if self._watch is not None:  # whether the machine was the run's own while it was timed
+            figures, contended, reason = self._watch.verdict(self.threads, self.step_no)
+            self.contention = {"contended": contended, "contended_reason": reason, "contention": figures}
         result = self.result(status, error)
         result["environment"] = describe()  # what reproducing its timings needs (read at the end: ~0.1 s)
         if not self.enabled:
@@ -265,7 +308,7 @@ class Recorder:
         if self.started:  # (the tblog writes them only into a log already begun)
             # The HParams tab's metrics: the run's final numbers, as scalars at its last step.
             final = {tag: result[tag.split("/")[1]] for tag, _ in hparams.METRICS
-                     if tag.startswith("trial/") and result[tag.split("/")[1]] is not None}
+                     if tag.startswith("trial/") and result.get(tag.split("/")[1]) is not None}
             final.update({f"trial/{tag}": result["summary"][tag]["median"] for tag in self.metrics
                           if result["summary"].get(tag, {}).get("median") is not None})
             self.tblog.hparams_end(self.step_no, final, status)
@@ -310,6 +353,7 @@ class Recorder:
             "error": error,
             "start_time": self.start_time,  # epoch seconds
             "end_time": None if status == "running" else time.time(),
+            **self.contention,  # contended, why, and the figures it rests on (src/contention.py)
             **self.records,
             "recorded": list(self.records),  # which keys came from record(): the sweep summary's columns
         }
@@ -321,7 +365,7 @@ _RESULT_KEYS = frozenset({"model", "runtime", "framework", "graph", "accelerator
                           "median_steady_ms", "iqr_steady_ms", "noisy", "compiles", "compile_s", "nodes_per_step",
                           "builds", "summary", "elapsed_s", "warnings", "setup_s", "import_s", "run_dir", "threads",
                           "checkpoint_step", "error", "start_time", "end_time", "recorded", "environment", "job",
-                          "break_even_step", "break_even_vs"})
+                          "break_even_step", "break_even_vs", "contended", "contended_reason", "contention"})
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

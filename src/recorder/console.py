@@ -2,7 +2,10 @@
 the summary it ends with.  Everything goes to stderr except the summary (run.py prints it)."""
 from __future__ import annotations
 
+import shlex
 import sys
+
+from src import contention, flops
 
 
 class Console:
@@ -68,14 +71,18 @@ def summary_text(result: dict) -> str:
         f"  loss        {fmt(r['first_loss'], '.4g')} -> {fmt(r['final_loss'], '.4g')}",
         f"  per step    {fmt(r['median_step_ms'], '.3f')} ms median ({fmt(r['median_compute_ms'], '.3f')} ms "
         f"compute){_noise(r)}",
+        *([f"  per call    {r['steps_per_call']} steps in one graph call: a step's time is the call's over "
+           f"{r['steps_per_call']}"] if (r.get("steps_per_call") or 1) > 1 else []),
         f"  graphs      {graphs}",
         f"  start       {fmt(r['setup_s'], '.2f')} s setup to the first step, "
         f"after {fmt(r['import_s'], '.2f')} s importing the framework",
+        *filter(None, [flops.summary_line(r)]),
         # The runtime's own per-step values (Recorder.scalar), over the steady steps.
         *[f"  {tag:<11} {fmt(v['median'], '.4g')} median, {fmt(v['worst'], '.4g')} worst"
           for tag, v in (r.get("summary") or {}).items()],
+        *filter(None, [contention.summary_line(r)]),  # a timing the machine disturbed says so
         *[f"  warning     {w}" for w in r.get("warnings") or []],
         f"  logs        {r['run_dir']}",
-        f"  view with   tensorboard --logdir {r['run_dir']}",
+        f"  view with   tensorboard --logdir {shlex.quote(r['run_dir'])}",  # pastes into bash, whatever the path
     ]
     return "\n".join(lines)

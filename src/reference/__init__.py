@@ -1,17 +1,1 @@
-"""Each framework's plain loop (the benchmark's baseline), and graphduel's own-cost measurements."""
-import argparse
-import json
-
-
-def output_options(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ap.add_argument("--json-out", help="also write the results as JSON to this file")
-
-
-def output(result: dict, table, args) -> int:
-    """Prints the table (or JSON), and writes the JSON where --json-out says."""
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump(result, f)
-    print(json.dumps(result) if args.json else table(result))
-    return 0
+"""Each framework's plain loop, the seeds' way: the benchmark's baseline (src/registry.py FRAMEWORKS)."""

@@ -51,11 +51,16 @@ A value the runtime measures in a step (beyond the loss and times) is `recorder.
 that step's recorder.step; a value of the whole run `recorder.record(key, value)` (docs/architecture.md,
 "Adding a per-step value").  `train_loop` below does 4 and 5 for a runtime that owns its loop: it needs only
 a `step(inputs) -> float` and a `state() -> (weights, momentum)`.
+8. A runtime listed with steps_per_call=True runs trainer.steps_per_call = K > 1 steps per graph call (an
+   in-graph loop over the steps' inputs): `train_calls` gives its `call(columns, n) -> losses` the next
+   n <= K steps' inputs as int arrays and records what it returns with `recorder.steps` (each step its own
+   number; its time the call's over n); checkpoints and interrupts fall at call boundaries; at float64 its
+   curve is K=1's to 1e-12 (test_steps_per_call).  validate refuses K > 1 for the others.
 """
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from src.interrupt import Interrupted
 
@@ -71,6 +76,28 @@ def train_loop(problem, cfg, recorder, step: Callable[[dict], float], state: Cal
             loss = step(inputs)
             recorder.step(loss, (time.perf_counter() - t0) * 1e3)
             if every and recorder.step_no % every == 0:
+                recorder.checkpoint(*state())
+    except Interrupted:
+        recorder.checkpoint(*state())
+        raise
+    recorder.checkpoint(*state())
+
+
+def train_calls(problem, cfg, recorder, call: Callable[[dict, int], list], state: Callable[[], tuple[dict, dict]],
+                k: int) -> None:
+    """train_loop for K steps per call: call(columns, n) runs the next n (<= k, fewer only for the run's last
+    call) steps in one graph call, given their inputs as int arrays by name, and returns their n losses.  A
+    checkpoint is taken after the call in which a multiple of trainer.checkpoint_every_n_steps was passed."""
+    every, stop = cfg.trainer.checkpoint_every_n_steps, cfg.trainer.max_steps
+    recorder.loop_start(first_step=problem.start_step)
+    columns = problem.input_columns(problem.start_step, stop)
+    try:
+        for a in range(0, stop - problem.start_step, k):
+            n = min(k, stop - problem.start_step - a)
+            t0 = time.perf_counter()
+            losses = call({name: col[a:a + n] for name, col in columns.items()}, n)
+            recorder.steps(losses, (time.perf_counter() - t0) * 1e3)
+            if every and recorder.step_no // every > (recorder.step_no - n) // every:
                 recorder.checkpoint(*state())
     except Interrupted:
         recorder.checkpoint(*state())

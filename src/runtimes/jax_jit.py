@@ -16,13 +16,18 @@ import numpy as np
 from src import compile_cache
 from src.frameworks import jax as jaxw
 from src.frameworks.jax import jax
-from src.runtimes.base import train_loop
+from src.runtimes.base import train_calls, train_loop
 
 
-def compile_step(problem, model, params, buffers, data, recorder=None):
+def compile_step(problem, model, params, buffers, data, recorder=None, steps_per_call: int = 1):
     """The jitted training step compiled for these arguments: step(params, buffers, data, inputs) ->
     (params, buffers, loss).  Python runs `train_step` once, to trace it.  The recorder, if given, is told
-    of the two builds: the trace (and lowering to StableHLO), with its jaxpr's size, and XLA's compile."""
+    of the two builds: the trace (and lowering to StableHLO), with its jaxpr's size, and XLA's compile.
+
+    With steps_per_call = K > 1, the compiled function runs up to K steps in one call, a lax.fori_loop over
+    them: step(params, buffers, data, inputs, n) -> (params, buffers, losses), the inputs int32 arrays of K
+    (the steps' inputs, padded), n the steps to run (a traced trip count: the loop is not differentiated,
+    only each step inside it, so one compile serves a run's shorter last call too), losses K of them."""
 
     def train_step(params, buffers, data, inputs):
         with jax.named_scope("forward"):  # value_and_grad's backward is marked transpose(...) within it
@@ -31,19 +36,38 @@ def compile_step(problem, model, params, buffers, data, recorder=None):
             params, buffers = jaxw.sgd(problem, params, buffers, grads)
         return params, buffers, loss
 
+    def train_steps(params, buffers, data, inputs, n):
+        def body(i, carry):
+            params, buffers, losses = carry
+            params, buffers, loss = train_step(params, buffers, data, {k: v[i] for k, v in inputs.items()})
+            return params, buffers, losses.at[i].set(loss)
+
+        losses = jax.numpy.zeros(steps_per_call, dtype=problem.dtype)
+        return jax.lax.fori_loop(0, n, body, (params, buffers, losses))
+
     example = {k: np.int32(0) for k in problem.input_columns(0, 0)}
+    # Each stage of JAX's ahead-of-time API timed apart: Python traced to a jaxpr, lowered to StableHLO,
+    # compiled by XLA (the phases of result.json's builds).
     t = time.perf_counter()
-    traced = jax.jit(train_step, donate_argnums=(0, 1)).trace(params, buffers, data, example)
+    args, names = (params, buffers, data, example), ("parameters", "momentum", "data", "inputs")
+    if steps_per_call > 1:
+        args = (params, buffers, data, {k: np.zeros(steps_per_call, np.int32) for k in example},
+                np.int32(steps_per_call))
+        names += ("steps_in_call",)
+    traced = jax.jit(train_steps if steps_per_call > 1 else train_step, donate_argnums=(0, 1)).trace(*args)
+    t_traced = time.perf_counter()
     lowered = traced.lower()
     t_lowered = time.perf_counter()
     if recorder is not None:
-        recorder.graph_built(t_lowered - t, "trace", nodes=jaxw.equations(traced.jaxpr))
-        graph = jaxw.step_graph(traced, (params, buffers, data, example), ("parameters", "momentum", "data", "inputs"))
+        build = recorder.graph_built(t_lowered - t, "trace", nodes=jaxw.equations(traced.jaxpr))
+        build["phases"] = {"trace_ms": round((t_traced - t) * 1e3, 3), "lower_ms": round((t_lowered - t_traced) * 1e3, 3)}
+        graph = jaxw.step_graph(traced, args, names)
         recorder.write_graph(graph.SerializeToString())
         recorder.status("compiling the step with XLA (jax.jit)...")
     compiled = lowered.compile()
     if recorder is not None:
-        recorder.graph_built(time.perf_counter() - t_lowered, "XLA compile", count=False)
+        seconds = time.perf_counter() - t_lowered
+        recorder.graph_built(seconds, "XLA compile", count=False)["phases"] = {"xla_compile_ms": round(seconds * 1e3, 3)}
     return compiled
 
 
@@ -55,13 +79,28 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         data = jaxw.arrays(problem.data, dev)
         recorder.status("tracing the step (jax.jit)...")
         hits = jaxw.use_compile_cache(compile_cache.current())
-        step = compile_step(problem, model, state["params"], state["buffers"], data, recorder)
+        k = cfg.trainer.steps_per_call
+        step = compile_step(problem, model, state["params"], state["buffers"], data, recorder, steps_per_call=k)
         recorder.record("cache_hits", hits())
 
+        def state_now():
+            return jaxw.numpy(state["params"]), jaxw.numpy(state["buffers"])
+
+        if k > 1:
+            def call(columns: dict, n: int) -> list:
+                padded = {name: np.pad(col, (0, k - n)).astype(np.int32) for name, col in columns.items()}
+                state["params"], state["buffers"], losses = step(state["params"], state["buffers"], data, padded,
+                                                                 np.int32(n))
+                return np.asarray(losses)[:n].tolist()  # waits for the call
+
+            train_calls(problem, cfg, recorder, call, state_now, k)
+            return
+
         def run(inputs: dict) -> float:
+            t = time.perf_counter()
             state["params"], state["buffers"], loss = step(
                 state["params"], state["buffers"], data, {k: np.int32(v) for k, v in inputs.items()})
+            recorder.scalar("time/dispatch_ms", (time.perf_counter() - t) * 1e3)  # until XLA has the step
             return float(loss)  # waits for the step: JAX dispatches asynchronously
 
-        train_loop(problem, cfg, recorder, run,
-                   lambda: (jaxw.numpy(state["params"]), jaxw.numpy(state["buffers"])))
+        train_loop(problem, cfg, recorder, run, state_now)

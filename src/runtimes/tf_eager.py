@@ -3,7 +3,6 @@ Python, every step, like PyTorch.  It builds no graph ahead of time; instead it 
 ops that step ran and recorded (src/frameworks/tf.py OpCounter)."""
 from __future__ import annotations
 
-
 from src.frameworks import tf as tfw
 from src.frameworks.tf import tf
 from src.runtimes.base import train_loop

@@ -5,7 +5,7 @@ compiled step serves every depth).
 Under jax.jit the reuse of the middle layer is a `lax.fori_loop` over max_depth with a `lax.cond` on
 `i < depth`: one compile for all depths, the code of one layer whatever max_depth is, and at run time only
 `depth` layers computed (the cond runs one branch; the others pass h through).  Measured here against the
-alternatives (tests/test_jax.py pins the one compile; docs/xla.md has the numbers):
+alternatives (tests/test_xla.py pins the one compile; docs/xla.md has the numbers):
 - `fori_loop(0, depth)` with the traced depth: reverse-mode cannot differentiate a loop whose trip count
   is traced (ValueError); a trip count fixed at max_depth makes it a scan, which it can.
 - `lax.switch` over max_depth + 1 unrolled branches: one compile too, but its code grows with

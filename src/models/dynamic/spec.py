@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from src.models.base import DATA, INPUTS, WEIGHTS, ModelConfig, OptimizerConfig, linear, stream, uniform_ints
+from src.models.base import DATA, INPUTS, WEIGHTS, ModelConfig, OptimizerConfig, gemm, linear, stream, uniform_ints
 
 LAYERS = ("input", "middle", "output")
 
@@ -51,8 +51,19 @@ def start(cfg: Config, batch_size: int, seed: int):
 def step_inputs(cfg: Config, seed: int, start: int, stop: int):
     if cfg.depth is not None:
         return {"depth": np.full(stop - start, cfg.depth)}
-    return {"depth": uniform_ints(stream(seed, INPUTS), stop, 0, cfg.max_depth)[start:]}
+    return {"depth": uniform_ints(stream(seed, INPUTS), stop, 0, cfg.max_depth, start=start)}
 
 
 def step_scalars(cfg: Config, data, inputs):
     return {"model/depth": inputs["depth"]}
+
+
+def flops(cfg: Config, batch_size: int, inputs: dict):
+    """FLOPs of each step, by its matrix products (src/flops.py), for its depth: forward the input layer, the
+    middle one `depth` times and the output layer; backward every weight gradient and the gradient to each
+    hidden state (none to the data x).  Biases and ReLUs are elementwise: not counted."""
+    n, d, h, o = batch_size, cfg.d_in, cfg.hidden, cfg.d_out
+    depth = np.asarray(inputs["depth"])
+    forward = gemm(n, d, h) + depth * gemm(n, h, h) + gemm(n, h, o)
+    backward = gemm(d, n, h) + depth * 2 * gemm(n, h, h) + gemm(h, n, o) + gemm(n, o, h)
+    return forward + backward

@@ -1,6 +1,6 @@
 """What the lightning runtime's step costs beyond the cheapest correct Lightning step, piece by piece:
 
-    python -m src.reference.lightning_overhead            # (python bench.py --own-cost runs it too)
+    python -m tools.lightning_overhead            # (python bench.py --own-cost runs it too)
 
 The seeds' two_layer step, driven through a PyTorch Lightning Trainer in nine ways, side by side in one
 process: the floor is a barebones Trainer (Trainer(barebones=True): no logger, checkpointing, progress bar
@@ -28,7 +28,7 @@ from src.frameworks.torch_graph import autograd_nodes, step_graph
 from src.models.two_layer.torch import Net
 from src.problem import make_problem
 from src.recorder import Recorder, spread
-from src.reference import output, output_options
+from tools import output, output_options
 
 pl = import_lightning()
 
@@ -160,7 +160,7 @@ def table(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m src.reference.lightning_overhead", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.lightning_overhead", description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=7)

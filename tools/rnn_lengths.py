@@ -1,8 +1,8 @@
 """What torch.compile and tf.function build when the sequence length changes from step to step: graphs or
 traces, the seconds spent building them, and the steady ms per step, for each way of handling the lengths.
 
-    python -m src.models.rnn.lengths             # the default rnn, 200 steps, 1 thread
-    python -m src.models.rnn.lengths --cold      # each torch case in a new process, inductor's cache empty
+    python -m tools.rnn_lengths             # the default rnn, 200 steps, 1 thread
+    python -m tools.rnn_lengths --cold      # each torch case in a new process, inductor's cache empty
 
 Each case trains the model's own torch Net or TF loss as the runtimes do: torch.compile(Net.loss, dynamic=...)
 as in lightning_compile, TF2Step under tf.function as in tf_function, in this process, one case after the
@@ -95,7 +95,7 @@ def torch_cases(args) -> list[str]:
             rows.append(f"| {label} | {torch_case(args, **kw)}")
             continue
         env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(prefix="inductor_cold_")}
-        out = subprocess.run([sys.executable, "-m", "src.models.rnn.lengths", "--case", str(i),
+        out = subprocess.run([sys.executable, "-m", "tools.rnn_lengths", "--case", str(i),
                               f"--steps={args.steps}", f"--seed={args.seed}", f"--threads={args.threads}"],
                              env=env, capture_output=True, text=True, check=True)
         rows.append(f"| {label} | {out.stdout.strip().splitlines()[-1]}")
@@ -134,7 +134,7 @@ def tf_cases(args) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m src.models.rnn.lengths", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.rnn_lengths", description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)

@@ -1,6 +1,6 @@
 """graphduel's own cost per step: what Recorder.step() adds to every step of every runtime.
 
-    python -m src.reference.recorder_cost            # (python bench.py --own-cost runs it too)
+    python -m tools.recorder_cost            # (python bench.py --own-cost runs it too)
 
 The recorder is called once per step by every runtime: it times the step, writes its TensorBoard event
 (loss, times, graph builds, the model's per-step tags), checks for divergence and signals, flushes every
@@ -20,7 +20,7 @@ import time
 from src.config import compose_config
 from src.problem import make_problem
 from src.recorder import Recorder, spread
-from src.reference import output, output_options
+from tools import output, output_options
 
 WAYS = {  # way -> (model, progress bar)
     "events and checks (two_layer)": ("two_layer", False),
@@ -63,7 +63,7 @@ def table(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m src.reference.recorder_cost", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.recorder_cost", description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=5000, help="Recorder.step() calls per block")
     ap.add_argument("--blocks", type=int, default=9)
     output_options(ap)

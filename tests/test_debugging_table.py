@@ -26,7 +26,7 @@ ROWS = [
     _job("jax_jit", "index"),
     _job("lightning_compile"),
     _job("lightning_compile", "print", probe="print", probe_steps=50, probe_shows="numbers", compiles=4,
-         graph_breaks=2, median_steady_ms=4.0),
+         graph_breaks=[{"step": 1, "reason": "print"}, {"step": 2, "reason": "print"}], median_steady_ms=4.0),
     _job("lightning_compile", "nan", status="diverged", steps=10, error_phase="step 10"),
 ]
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig  # noqa: E402
 ROOT = os.path.dirname(os.path.abspath(__file__))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
 
-from src import cli, interrupt  # noqa: E402
+from src import cli, interrupt, sweeps  # noqa: E402
 from src.config import register_configs  # noqa: E402
 from src.errors import ConfigError, GraphduelError  # noqa: E402
 from src.interrupt import Interrupted  # noqa: E402
@@ -32,6 +32,9 @@ register_configs()
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    if sweep and sweeps.stopped(hydra_cfg.sweep.dir) is not None:  # the sweep was stopped: no new job starts
+        sweeps.not_started(hydra_cfg.runtime.output_dir)
+        return
     # A requeued cluster job (preempted, or at its time limit) continues from its own checkpoint.
     cfg.resume = cfg.resume or resume_dir(hydra_cfg.runtime.output_dir)
     try:
@@ -39,16 +42,23 @@ def main(cfg: DictConfig) -> None:
     except Interrupted as e:
         if preempted(e):  # a cluster job warned of its end: requeued (exits here) or not
             return  # not requeued: result.json says interrupted, and the sweep summary lists it
+        local_sweep = sweep and not os.environ.get("SUBMITIT_EXECUTOR")  # jobs in this machine's processes
         if not cfg.resume and not os.path.exists(os.path.join(hydra_cfg.runtime.output_dir, "checkpoint.npz")):
             if not sweep:
                 cli.remove_refused_run_dirs()  # stopped during the framework import: nothing to keep
             print(f"graphduel: {e.signal_name} before the run started: nothing was written.", file=sys.stderr)
+            if local_sweep:
+                sweeps.stop_sweep(hydra_cfg.sweep.dir, e.signum)
+                return
             sys.exit(e.exit_code)
         # In a submitit job, argv[0] is submitit's script: name ours.
         script = sys.argv[0] if sys.argv[0].endswith("train.py") else os.path.join(ROOT, "train.py")
         resume = override_word("resume", hydra_cfg.runtime.output_dir)  # pastes into bash, whatever the path
         print(f"graphduel: {e}; its checkpoint and logs are saved.\n"
               f"  resume with: python {bash_word(script)} {resume}", file=sys.stderr)
+        if local_sweep:  # the sweep stops, and says how to continue (src/sweeps.py)
+            sweeps.stop_sweep(hydra_cfg.sweep.dir, e.signum)
+            return
         sys.exit(e.exit_code)
     except GraphduelError as e:
         if isinstance(e, ConfigError) and not sweep:

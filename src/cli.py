@@ -51,9 +51,14 @@ def preflight(argv: list[str]) -> list[str]:
     primary.update({k: getattr(args, k) if getattr(args, k) is not None else v for k, v in MAIN.items()})
     overrides = list(args.overrides)
     resume = _resume_dir(overrides)
-    if resume is not None:
+    # resume=<a sweep's directory>, in a sweep: graphduel's sweeper continues that sweep (src/sweeps.py).
+    sweep_resume = resume is not None and os.path.isfile(os.path.join(resume, "multirun.yaml"))
+    if resume is not None and not sweep_resume:
         if args.multirun:
             raise ConfigError(f"resume={resume} continues one run: drop -m/--multirun.")
+        from src.owner import probe
+
+        probe(resume)  # a run still running there is refused first, whatever else is asked (src/owner.py)
         flags = list(argv[1:])  # -cd D, --config-name=alt...: the command line less its overrides
         for o in overrides:
             flags.remove(o)
@@ -68,7 +73,11 @@ def preflight(argv: list[str]) -> list[str]:
     cfg = _compose(fixed, hydra=True)
     if args.multirun or (str(cfg.hydra.mode) == "RunMode.MULTIRUN" and not args.run):
         _check_sweep_dir(cfg)
+        if sweep_resume:  # the sweep's directory as typed, as Hydra will read it back
+            argv = [a if not a.startswith("resume=") else override("resume", resume) for a in argv]
         return argv  # a sweep (-m), or a preset that sweeps (experiment=...)
+    if sweep_resume:
+        _resume_overrides(resume, overrides)  # refused: a sweep's directory, continued by a sweep only
     if fixed != overrides:
         cfg = _compose(overrides, hydra=True)  # a sweep value in a single run: Hydra's refusal, in a line
     task = _task(cfg)
@@ -287,7 +296,7 @@ def _resume_overrides(run_dir: str, overrides: list[str]) -> list[str]:
         if jobs:
             shown = ", ".join(jobs[:4]) + (f" (and {len(jobs) - 4} more)" if len(jobs) > 4 else "")
             raise ConfigError(f"resume={run_dir} is a sweep's directory: resume one of its {len(jobs)} jobs, "
-                              f"e.g. {shown}.")
+                              f"e.g. {shown}, or continue the whole sweep: its command (with -m) and resume={run_dir}.")
         raise ConfigError(f"resume={run_dir}: no run there (no .hydra/overrides.yaml): "
                           "give the directory of a graphduel run, as its summary printed it.")
     _check_finite(run_dir)  # a missing, damaged or diverged checkpoint is refused now

@@ -25,14 +25,34 @@ _STATUS = {"completed": api_pb2.STATUS_SUCCESS, "diverged": api_pb2.STATUS_FAILU
            "failed": api_pb2.STATUS_FAILURE, "interrupted": api_pb2.STATUS_RUNNING}
 
 
-def start_summaries(values: dict, differs: set[str], metrics: tuple[tuple[str, str], ...] = METRICS) -> list[Summary]:
-    """The experiment (which hparams and `metrics` exist, which to show) and this run's values of them."""
+def values(cfg, info: dict, threads: int) -> dict:
+    """A run's settings for the HParams tab: what ran (`info`: model, runtime, framework, graph, accelerator,
+    seed), the model's options (whatever the model), the trainer's."""
+    from omegaconf import OmegaConf
+
+    t = cfg.trainer
+    model = {k: v for k, v in _flat(OmegaConf.to_container(cfg.model)).items() if k != "name"}
+    return {
+        **{k: "" if info.get(k) is None else info[k]
+           for k in ("model", "runtime", "framework", "graph", "accelerator", "seed")},
+        **{k.split(".")[-1]: "null" if v is None else v for k, v in model.items()},
+        "batch_size": cfg.data.batch_size, "max_steps": t.max_steps, "precision": t.precision,
+        "threads": threads,
+    }
+
+
+def start_summaries(values: dict, differs: set[str], metrics: tuple[tuple[str, str], ...] = METRICS,
+                    experiment: dict | None = None) -> list[Summary]:
+    """The experiment (which hparams and `metrics` exist, which to show) and this run's values of them.
+    `experiment`: an example value of every hparam of the experiment (a sweep's: every job's), if not
+    just this run's."""
     experiment = api_pb2.Experiment(
-        hparam_infos=[api_pb2.HParamInfo(name=k, type=_type(v), differs=k in differs) for k, v in values.items()],
+        hparam_infos=[api_pb2.HParamInfo(name=k, type=_type(v), differs=k in differs)
+                      for k, v in (experiment or values).items()],
         metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=shown)
                       for tag, shown in metrics],
     )
-    # Every run writes the same experiment; TensorBoard takes the first it finds.
+    # Every run of a sweep writes the same experiment, the sweep's (TensorBoard takes the first it finds).
     start = plugin_data_pb2.SessionStartInfo(group_name="", start_time_secs=time.time())
     for k, v in values.items():
         if isinstance(v, bool):
@@ -61,3 +81,13 @@ def _type(value) -> int:
     if isinstance(value, (int, float)):
         return api_pb2.DATA_TYPE_FLOAT64
     return api_pb2.DATA_TYPE_STRING
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

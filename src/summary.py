@@ -194,7 +194,7 @@ def answer_text(rows: list[dict], width: int | None = None) -> str:
 def _varying(rows: list[dict]) -> dict[str, str]:
     """job -> the values that vary between its model's jobs, besides the runtime: how to tell them apart."""
     overrides = {r["job"]: _overrides(r) for r in rows}
-    keys = {k for o in overrides.values() for k in o} - {"model", "runtime"}
+    keys = {k for o in overrides.values() for k in o} - {"model", "runtime", "resume"}  # resume: a continued sweep
     varying = sorted(k for k in keys if len({o.get(k) for o in overrides.values()}) > 1)
     return {job: " ".join(f"{k.rsplit('.', 1)[-1]}={o.get(k)}" for k in varying) for job, o in overrides.items()}
 

@@ -26,7 +26,7 @@ def test_scaling_composes_every_model_runtime_and_size(tmp_path):
     jobs = set()
     for name in names:
         num, rest = name.split("_", 1)
-        rest, size = rest.rsplit("_size=", 1)
+        rest, size = rest.rsplit("_size-", 1)
         model = next(m for m in MODELS if rest.startswith(m + "_"))
         jobs.add((model, rest[len(model) + 1:], size))
     assert jobs == set(product(MODELS, RUNTIMES, LADDER)) and len(names) == len(jobs)

@@ -161,10 +161,10 @@ def failing_sweep(cluster, tmp_path_factory):
 def test_every_job_runs_as_a_slurm_job(cluster, failing_sweep):
     d, stdout, stderr, code = failing_sweep
     runs = results(d)
-    assert sorted(runs) == ["0_two_layer_lightning_lr=1e-06", "1_two_layer_lightning_lr=10",
-                            "2_two_layer_tf_session_lr=1e-06", "3_two_layer_tf_session_lr=10"], stderr[-3000:]
+    assert sorted(runs) == ["0_two_layer_lightning_lr-1e-06", "1_two_layer_lightning_lr-10",
+                            "2_two_layer_tf_session_lr-1e-06", "3_two_layer_tf_session_lr-10"], stderr[-3000:]
     jobs = {name: job_of(d / name)["job_id"] for name in runs}
-    array = jobs["0_two_layer_lightning_lr=1e-06"].split("_")[0]
+    array = jobs["0_two_layer_lightning_lr-1e-06"].split("_")[0]
     assert sorted(jobs.values()) == [f"{array}_{i}" for i in range(4)]  # one job array, a task per job
     for name, job_id in jobs.items():
         assert cluster.states(job_id) == ["COMPLETED"], name  # Slurm: the job ran to its end, once

@@ -47,7 +47,9 @@ def test_experiment_runs_every_model_under_every_runtime(experiment):
     assert len(jobs) == JOBS
     assert {(r["model"], r["runtime"]) for r in results} == {(m, r) for m in MODELS for r in RUNTIMES}
     assert all(r["status"] == "completed" for r in results)
-    assert all(j == f"{i}_{r['model']}_{r['runtime']}" for i, (j, r) in enumerate(zip(jobs, results)))
+    width = len(str(JOBS - 1))  # job numbers zero-padded: `ls` lists jobs in job order
+    assert all(j == f"{i:0{width}d}_{r['model']}_{r['runtime']}" for i, (j, r) in enumerate(zip(jobs, results)))
+    assert sorted(jobs) == jobs
     # Frameworks share the process (one job after another): none lets another's C++ start-up logs through.
     assert not re.search(r"^[IWE]\d{4} \d\d:\d\d:\d\d", out.stderr, re.M), out.stderr[-2000:]
 
@@ -111,17 +113,17 @@ def test_a_failing_job_is_listed_and_the_sweep_fails(tmp_path):
     out, results = sweep(tmp_path, "model.optimizer.lr=1e-6,10", "trainer.max_steps=30")
     assert out.returncode != 0
     # Job names carry what the sweep varies.
-    ok, bad = results["0_two_layer_lightning_lr=1e-06"], results["1_two_layer_lightning_lr=10"]
+    ok, bad = results["0_two_layer_lightning_lr-1e-06"], results["1_two_layer_lightning_lr-10"]
     assert ok["status"] == "completed" and ok["steps"] == 30
     assert bad["status"] == "diverged" and bad["steps"] < 30 and "lower learning rate" in bad["error"]
-    assert len(losses(tmp_path / "1_two_layer_lightning_lr=10")) == bad["steps"]  # logs kept up to the divergence
+    assert len(losses(tmp_path / "1_two_layer_lightning_lr-10")) == bad["steps"]  # logs kept up to the divergence
     with open(tmp_path / "summary.csv") as f:
         assert {r["job"]: r["status"] for r in csv.DictReader(f)} == {
-            "0_two_layer_lightning_lr=1e-06": "completed", "1_two_layer_lightning_lr=10": "diverged"}
-    assert "did not complete: 1_two_layer_lightning_lr=10 (diverged)" in out.stderr
+            "0_two_layer_lightning_lr-1e-06": "completed", "1_two_layer_lightning_lr-10": "diverged"}
+    assert "did not complete: 1_two_layer_lightning_lr-10 (diverged)" in out.stderr
     md = (tmp_path / "summary.md").read_text().splitlines()
     header = [c.strip() for c in md[0].strip("|").split("|")]
-    failed = next([c.strip() for c in x.strip("|").split("|")] for x in md if "1_two_layer_lightning_lr=10" in x)
+    failed = next([c.strip() for c in x.strip("|").split("|")] for x in md if "1_two_layer_lightning_lr-10" in x)
     assert "lower learning rate" in failed[header.index("why")]  # why it did not complete
     assert "Traceback" not in out.stderr
 

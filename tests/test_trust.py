@@ -70,7 +70,7 @@ def test_a_sweep_directory_given_to_resume_names_its_jobs(tmp_path):
     out = cli(f"resume={sweep}", "trainer.max_steps=4")
     assert out.returncode == 2
     line = one_line_error(out)
-    assert "sweep" in line and "2 jobs" in line and str(sweep / "0_two_layer_lightning_seed=0") in line
+    assert "sweep" in line and "2 jobs" in line and str(sweep / "0_two_layer_lightning_seed-0") in line
 
 
 def test_a_single_run_refused_at_start_leaves_no_directory(tmp_path):
@@ -92,10 +92,10 @@ def test_a_sweep_lists_its_refused_jobs(tmp_path):
               f"hydra.sweep.dir={tmp_path}")
     assert out.returncode == 1
     results = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("*/result.json")}
-    assert {k: r["status"] for k, r in results.items()} == {"0_two_layer_lightning_accelerator=cpu": "completed",
-                                                           "1_two_layer_lightning_accelerator=gpu": "failed"}
-    assert "trainer.accelerator=gpu" in results["1_two_layer_lightning_accelerator=gpu"]["error"]
-    assert "1_two_layer_lightning_accelerator=gpu" in (tmp_path / "summary.md").read_text()
+    assert {k: r["status"] for k, r in results.items()} == {"0_two_layer_lightning_accelerator-cpu": "completed",
+                                                           "1_two_layer_lightning_accelerator-gpu": "failed"}
+    assert "trainer.accelerator=gpu" in results["1_two_layer_lightning_accelerator-gpu"]["error"]
+    assert "1_two_layer_lightning_accelerator-gpu" in (tmp_path / "summary.md").read_text()
 
 
 # -- every sweep form, checked up front -----------------------------------------------------------

@@ -26,14 +26,20 @@ class TBLog:
         if self.enabled:
             self._writer().scalars(step, values, doubles=doubles)
 
-    def keep(self, payloads: list[bytes]) -> None:
-        """Events kept from an earlier session (a resumed run's steps), in a new file, flushed."""
-        if not self.enabled:
-            return
-        writer = self._writer()
-        for payload in payloads:
-            writer.write_payload(payload)
-        writer.flush()
+    def append_to(self, path: str) -> None:
+        """Go on writing at the end of `path`: a resumed run's event file, holding its kept steps."""
+        if self.enabled:
+            self._events = EventFileWriter(self.run_dir, path=path)
+
+    def abandon(self) -> None:
+        """The disk is full: write no more (the file keeps its whole records)."""
+        if self._events is not None:
+            self._events.abandon()
+
+    @property
+    def size(self) -> int:
+        """Bytes in the event file, whole records."""
+        return self._events.size if self._events is not None else 0
 
     def graph(self, graph_def_bytes: bytes, tag: str | None = None, step: int = 0) -> None:
         """A serialized GraphDef for the Graphs tab: the run's graph, or with a `tag` one more graph the
@@ -55,16 +61,19 @@ class TBLog:
         meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="graph_run_metadata_graph",
                                                                       content=b"1"),
                                data_class=DataClass.DATA_CLASS_BLOB_SEQUENCE)
-        tensor = TensorProto(dtype=DT_STRING, tensor_shape=TensorShapeProto(),
+        # Shape [1], as tf.summary's graph writer makes it: TensorBoard's Python loader serves a blob
+        # sequence of rank 1 only (its data migration adds the dimension only to what tf.summary wrote).
+        tensor = TensorProto(dtype=DT_STRING, tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=1)]),
                              string_val=[run_metadata.SerializeToString()])
         self._writer().write(Event(wall_time=time.time(), step=step,
                                    summary=Summary(value=[Summary.Value(tag=tag, metadata=meta, tensor=tensor)])))
 
-    def hparams_start(self, values: dict, differs: set[str], metrics: tuple[tuple[str, str], ...]) -> None:
+    def hparams_start(self, values: dict, differs: set[str], metrics: tuple[tuple[str, str], ...],
+                      experiment: dict | None = None) -> None:
         """The HParams tab's experiment (its hparams and `metrics`, (tag, shown as)) and this run's values."""
         if not self.enabled:
             return
-        for summary in hparams.start_summaries(values, differs, metrics):
+        for summary in hparams.start_summaries(values, differs, metrics, experiment):
             self._writer().write(Event(wall_time=time.time(), summary=summary))
 
     def hparams_end(self, step: int, metric_values: dict[str, float], status: str) -> None:

@@ -47,8 +47,8 @@ def test_a_sweep_under_probes_and_faults_ends_with_the_debugging_table(tmp_path)
     summary has the table (rows runtimes, columns probes and faults)."""
     out = subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", "runtime=lightning,jax_jit",
                           "debug=none,probe_print,fault_data_if", f"trainer.max_steps={N}",
-                          "trainer.progress_bar=false", f"hydra.sweep.dir={tmp_path}"], capture_output=True, text=True, timeout=600, cwd=tmp_path,
-                         env=env_without_full_error())
+                          "trainer.progress_bar=false", f"hydra.sweep.dir={tmp_path}"],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env_without_full_error())
     assert out.returncode == 1  # jax_jit's data_if failed at its trace: the sweep says so
     table = (tmp_path / "debugging.md").read_text().splitlines()
     assert table[0] == "| runtime | print | data_if |"

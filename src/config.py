@@ -84,17 +84,12 @@ class DataConfig:
 @dataclass
 class DebugConfig:
     """Looking inside a step, or breaking it, to see what a user sees in each runtime (docs/debugging.md)."""
-    probe: str = _help("none", "look at the hidden layer's mean and norm every step (docs/debugging.md): none; print "
-                               "(Python's print in the forward); native (the framework's own way: tf.print, "
-                               "jax.debug.print, a Session fetch, Dynamo's reorderable print); breakpoint "
-                               "(Python's breakpoint() in the forward)")
-    fault: str = _help("none", "a user's bug in the forward, to see where and how it surfaces: none; nan (the "
-                               "hidden layer NaN from fault_step on); shape (one unit short at fault_step); "
-                               "data_if (a Python if on a tensor's value); index (one past the end at fault_step)")
-    fault_step: int = _help(3, "the step at which debug.fault=nan, shape or index strikes")
-    pdb_commands: str | None = _help(None, "with debug.probe=breakpoint: pdb commands run at every stop instead "
-                                              "of reading the terminal, ';;'-separated (e.g. 'p h.mean();;c'); "
-                                              "null: the terminal (stdin), as Python's breakpoint() does")
+    probe: str = _help("none", "none, print, native (tf.print, jax.debug.print, ...) or breakpoint: the hidden "
+                               "layer's mean and norm, every step")
+    fault: str = _help("none", "none, nan, shape, data_if or index: a user's bug in the forward")
+    fault_step: int = _help(3, "the step at which fault=nan, shape or index strikes")
+    pdb_commands: str | None = _help(None, "probe=breakpoint: pdb commands for every stop, ';;'-separated "
+                                           "(e.g. 'p h;;c'); null: the terminal")
 
 
 @dataclass

@@ -132,6 +132,7 @@ def session(cfg, recorder):
         yield
         return
     tap, stops, per_step = Tap(), [], []
+    said: list[str] = []  # what pdb printed (its answers to `p`, its errors, where it stopped), as it said it
     seen = {"lines": 0, "setup": 0}
 
     def probe_lines() -> list[str]:
@@ -145,18 +146,17 @@ def session(cfg, recorder):
     def loop_start(*args, **kwargs):  # what the setup showed (a trace, a graph build) is its own
         tap.sync()
         seen["lines"] = seen["setup"] = count()
+        seen["said_setup"] = seen["said_loop"] = len(said)
         return original_loop_start(*args, **kwargs)
 
     def step(loss, compute_ms):  # each step's probe lines, counted when the step is recorded
         tap.sync()
         n = count()
         per_step.append(n - seen["lines"])
-        seen["lines"] = n
+        seen["lines"], seen["said_loop"] = n, len(said)
         if hasattr(recorder, "scalar"):
             recorder.scalar("debug/probe_lines", per_step[-1])
         return original_step(loss, compute_ms)
-
-    said: list[str] = []  # what pdb printed (its answers to `p`, its errors, where it stopped), as it said it
 
     def breakpointhook(*args, **kwargs):
         import pdb
@@ -204,9 +204,10 @@ def session(cfg, recorder):
         record(recorder, "probe_after_loop", count() - seen["setup"] - sum(per_step))
         if probe == "breakpoint":
             record(recorder, "probe_stops", len(stops))
-            pdb_out = [line for line in said if line.strip() and not line.startswith(("--Return--", "--Call--", "> ",
-                                                                                         "-> "))]
-            where = [line for line in said if line.startswith("> ")]
+            in_steps = said[seen.get("said_setup", 0):seen.get("said_loop", 0)]  # what pdb said during the steps
+            pdb_out = [line for line in in_steps or said
+                       if line.strip() and not line.startswith(("--Return--", "--Call--", "> ", "-> "))]
+            where = [line for line in in_steps or said if line.startswith("> ")]
             record(recorder, "pdb_shows", pdb_out[0][:SAMPLE] if pdb_out else None)
             record(recorder, "pdb_stopped_in", _relative(where[0][2:]) if where else None)
             kinds = [shown(line) for line in pdb_out]

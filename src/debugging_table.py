@@ -6,8 +6,8 @@ sweep summary; docs/debugging.md sets it beside what each framework documents.
 A probe's cell: on how many of the run's steps it fired (and what it printed at the setup's trace or build),
 whether it showed numbers or a symbolic tensor, the graph builds and breaks it added, and its ms per step
 against the same runtime's job without it (the cost of looking).  A fault's cell: where it surfaced (the
-setup's build, trace or compile, a step, or never), the error's type, and whether the error names the
-model's line.
+setup's build, trace or compile, a step, or never), the error's type, whether the error names the model's
+line, how many of its traceback's frames are the model's, and the seconds from the framework's import.
 """
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ def _probe_cell(r: dict, base: dict | None) -> str:
         extra = (r.get("compiles") or 0) - (base.get("compiles") or 0)
         if extra:
             parts.append(f"{extra:+d} builds")
-    if r.get("graph_breaks"):
-        parts.append(f"{len(r['graph_breaks'])} graph breaks")
+    breaks = r.get("graph_breaks")
+    if breaks:  # a list of breaks (step, reason); a count in runs recorded before that
+        parts.append(f"{len(breaks) if isinstance(breaks, list) else breaks} graph breaks")
     ms, base_ms = r.get("median_steady_ms"), base and base.get("median_steady_ms")
     if ms and base_ms and r.get("probe") != "breakpoint":  # a breakpoint's steps wait on pdb
         parts.append(f"{ms / base_ms:.3g}x ms/step ({ms:.3g} ms)")
@@ -54,7 +55,9 @@ def _fault_cell(r: dict) -> str:
     if r.get("status") == "diverged":
         return f"{where}: loss NaN (graphduel's check)"
     named = "names the model's line" if r.get("error_names_model") else "no model line"
-    return f"{where}: {r.get('error_type') or r.get('status')}, {named}"
+    frames, after = r.get("error_frames") or {}, r.get("error_s")
+    mine = f", {frames.get('model', 0)} of {sum(frames.values())} frames the model's" if frames else ""
+    return f"{where}: {r.get('error_type') or r.get('status')}, {named}{mine}" + (f", {after:.2g} s" if after else "")
 
 
 def table(rows: list[dict]) -> str | None:

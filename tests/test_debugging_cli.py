@@ -40,3 +40,19 @@ def test_a_faulted_run_ends_like_any_failed_run(tmp_path):
     assert "indices = 100 is not in [0, 100)" in r["error_first_line"]
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("events.")) == [
         ".hydra", "checkpoint.npz", "result.json"]
+
+
+def test_a_sweep_under_probes_and_faults_ends_with_the_debugging_table(tmp_path):
+    """experiment=debugging's way, on two runtimes: the jobs that fail are listed, the others still run, and the
+    summary has the table (rows runtimes, columns probes and faults)."""
+    out = subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", "runtime=lightning,jax_jit",
+                          "debug=none,probe_print,fault_data_if", f"trainer.max_steps={N}",
+                          "trainer.progress_bar=false", f"hydra.sweep.dir={tmp_path}"],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env_without_full_error())
+    assert out.returncode == 1  # jax_jit's data_if failed at its trace: the sweep says so
+    table = (tmp_path / "debugging.md").read_text().splitlines()
+    assert table[0] == "| runtime | print | data_if |"
+    assert table[2].startswith(f"| lightning | {N}/{N} steps, numbers") and table[2].endswith("| never (completed) |")
+    assert table[3].startswith(f"| jax_jit | 0/{N} steps, 1 at setup, symbolic")
+    assert "| trace: TracerBoolConversionError, names the model's line" in table[3]
+    assert "what each probe and fault did" in out.stdout

@@ -22,11 +22,12 @@ ROWS = [
     _job("jax_jit", "native", probe="native", probe_steps=50, probe_at_setup=0, probe_shows="numbers",
          median_steady_ms=2.5),
     _job("jax_jit", "data_if", status="failed", steps=0, error_phase="trace", error_type="TracerBoolConversionError",
-         error_names_model="src/models/two_layer/jax.py:12"),
+         error_names_model="src/models/two_layer/jax.py:12", error_frames={"model": 2, "graphduel": 4, "framework": 0},
+         error_s=0.07),
     _job("jax_jit", "index"),
     _job("lightning_compile"),
     _job("lightning_compile", "print", probe="print", probe_steps=50, probe_shows="numbers", compiles=4,
-         graph_breaks=[{"step": 1, "reason": "print"}, {"step": 1, "reason": "print"}], median_steady_ms=4.0),
+         graph_breaks=[{"step": 1, "reason": "print"}, {"step": 2, "reason": "print"}], median_steady_ms=4.0),
     _job("lightning_compile", "nan", status="diverged", steps=10, error_phase="step 10"),
 ]
 
@@ -37,7 +38,7 @@ def test_each_cell_says_what_happened():
     jax = lines[2].split(" | ")
     assert jax[1] == "0/50 steps, 1 at setup, symbolic, 1x ms/step (1 ms)"
     assert jax[2] == "50/50 steps, numbers, 2.5x ms/step (2.5 ms)"
-    assert jax[4] == "trace: TracerBoolConversionError, names the model's line"
+    assert jax[4] == "trace: TracerBoolConversionError, names the model's line, 2 of 6 frames the model's, 0.07 s"
     assert jax[5].rstrip(" |") == "never (completed)"
     torch = lines[3].split(" | ")
     assert torch[1] == "50/50 steps, numbers, +3 builds, 2 graph breaks, 4x ms/step (4 ms)"

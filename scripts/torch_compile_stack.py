@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
     out: dict[str, list[dict]] = {name: [] for name, _ in CONFIGS}
     with tempfile.TemporaryDirectory() as d:
         for i in range(a.rounds):
-            for name, extra in CONFIGS:
+            for name, extra in CONFIGS[i % len(CONFIGS):] + CONFIGS[:i % len(CONFIGS)]:  # each round starts elsewhere
                 runtime = "lightning" if name == "lightning" else "lightning_compile"
                 cfg = compose_config("trainer.progress_bar=false", f"model={a.model}", f"runtime={runtime}",
                                      f"trainer.max_steps={a.steps}", f"trainer.num_threads={a.threads}",

@@ -417,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print(f"error: --sizes={args.sizes} is not a list like 100x64,1000x1024", file=sys.stderr)
         return 2
+    if args.steps_per_call > 1:  # a block's time is between step ends: blocks and warm-up whole calls
+        k = args.steps_per_call
+        args.warmup, args.steps = -(-args.warmup // k) * k, -(-args.steps // k) * k
     threads = sorted({1, cpu_threads()}) if args.thread_study else [args.threads or cpu_threads()]
     specs = [dict(runner=r, model=m, hidden=h, batch=b, warmup=args.warmup, repeats=args.repeats,
                   steps=args.steps, threads=t,

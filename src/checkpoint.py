@@ -21,8 +21,11 @@ def save(run_dir: str, step: int, weights: dict[str, np.ndarray], momentum: dict
     arrays.update({f"momentum/{k}": v for k, v in momentum.items()})
     path = os.path.join(run_dir, FILE)
     tmp = path + ".tmp.npz"
-    np.savez(tmp, step=np.int64(step), model=np.str_(model), **arrays)
-    os.replace(tmp, path)
+    from src.owner import writing
+
+    with writing(path, "the checkpoint", tmp):  # a full disk: one line, no temp file left, the old one kept
+        np.savez(tmp, step=np.int64(step), model=np.str_(model), **arrays)
+        os.replace(tmp, path)
     return path
 
 

@@ -56,6 +56,9 @@ def preflight(argv: list[str]) -> list[str]:
     if resume is not None and not sweep_resume:
         if args.multirun:
             raise ConfigError(f"resume={resume} continues one run: drop -m/--multirun.")
+        from src.owner import probe
+
+        probe(resume)  # a run still running there is refused first, whatever else is asked (src/owner.py)
         flags = list(argv[1:])  # -cd D, --config-name=alt...: the command line less its overrides
         for o in overrides:
             flags.remove(o)
@@ -404,7 +407,7 @@ def help_text() -> str:
     import importlib
 
     from src import models
-    from src.config import CONF_DIR, Config, DataConfig, TrainerConfig
+    from src.config import CONF_DIR, Config, DataConfig, DebugConfig, TrainerConfig
     from src.registry import MODELS, RUNTIMES
 
     def keys(obj, prefix: str, skip=("name",)) -> list[str]:
@@ -445,7 +448,9 @@ def help_text() -> str:
         *keys(TrainerConfig(), "    trainer."),
         "  data:",
         *keys(DataConfig(), "    data."),
-        *keys(Config(), "  ", skip=("model", "runtime", "trainer", "data")),
+        "  debug:   (or debug=probe_print, probe_native, probe_breakpoint, fault_nan, fault_shape, ...)",
+        *keys(DebugConfig(), "    debug."),
+        *keys(Config(), "  ", skip=("model", "runtime", "trainer", "data", "debug")),
         "",
         "Examples:",
         "  python train.py                                         two_layer under lightning, 500 steps",

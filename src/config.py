@@ -83,6 +83,7 @@ class DataConfig:
 
 @dataclass
 class DebugConfig:
+    """Looking inside a step, or breaking it, to see what a user sees in each runtime (docs/debugging.md)."""
     probe: str = _help("none", "look at the hidden layer's mean and norm every step (docs/debugging.md): none; print "
                                "(Python's print in the forward); native (the framework's own way: tf.print, "
                                "jax.debug.print, a Session fetch, Dynamo's reorderable print); breakpoint "

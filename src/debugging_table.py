@@ -43,7 +43,7 @@ def _probe_cell(r: dict, base: dict | None) -> str:
         parts.append(f"{len(r['graph_breaks'])} graph breaks")
     ms, base_ms = r.get("median_steady_ms"), base and base.get("median_steady_ms")
     if ms and base_ms and r.get("probe") != "breakpoint":  # a breakpoint's steps wait on pdb
-        parts.append(f"{ms / base_ms:.2g}x ms/step")
+        parts.append(f"{ms / base_ms:.3g}x ms/step ({ms:.3g} ms)")
     return ", ".join(parts)
 
 

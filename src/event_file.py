@@ -116,23 +116,36 @@ def _double_prefix(tag: str, with_metadata: bool) -> tuple[bytes, bytes]:
 
 # Encoded by hand: building these messages with protobuf costs several times more (docs/measurements.md#event-file).
 class EventFileWriter:
-    """Appends events to one `events.out.tfevents.*` file in `logdir`."""
+    """Appends events to one `events.out.tfevents.*` file in `logdir`: a new one, or `path` (a resumed run's).
 
-    def __init__(self, logdir: str):
+    Events are buffered here and written to the OS at flush(), so that the file always ends on a whole record:
+    a write that fails (a full disk) is cut back to the last one, and this writer then writes nothing more."""
+
+    def __init__(self, logdir: str, path: str | None = None):
         os.makedirs(logdir, exist_ok=True)
-        name = f"events.out.tfevents.{time.time():.6f}.{socket.gethostname()}.{os.getpid()}"
-        self.path = os.path.join(logdir, name)
-        self._file = open(self.path, "wb")
+        self._buf = bytearray()
+        self.broken = False  # a write failed: the file holds the records before it, and nothing more is written
         self._described: set[str] = set()  # float64 tags whose metadata this file already holds
-        self.write(Event(wall_time=time.time(), file_version="brain.Event:2"))
+        if path is not None:  # go on appending to a run's file (a resumed run: src/recorder.py)
+            self.path = path
+            self._fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            self.size = os.lseek(self._fd, 0, os.SEEK_END)
+            return
+        self.path = os.path.join(logdir, file_name())
+        from src.owner import writing
+
+        with writing(self.path, "the TensorBoard event file"):  # a full disk: no room for one more file
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        self.size = 0  # bytes in the file: whole records only
+        self.write(version_event())
         self.flush()
 
     def write(self, event: Event) -> None:
-        self._file.write(frame(event.SerializeToString()))
+        self._buf += frame(event.SerializeToString())
 
     def write_payload(self, payload: bytes) -> None:
         """A serialized Event, as read back by iter_records."""
-        self._file.write(frame(payload))
+        self._buf += frame(payload)
 
     def scalars(self, step: int, values: dict[str, float], wall_time: float | None = None,
                 doubles: dict[str, float] | None = None) -> None:
@@ -151,18 +164,58 @@ class EventFileWriter:
         summary = b"".join(parts)
         payload = (b"\x09" + struct.pack("<d", time.time() if wall_time is None else wall_time)
                    + b"\x10" + _varint(step) + b"\x2a" + _varint(len(summary)) + summary)
-        self._file.write(frame(payload))
+        self._buf += frame(payload)
 
     def flush(self) -> None:
         # To the OS, which keeps it if the process dies; no fsync here: it costs milliseconds,
         # a visible spike in a sub-millisecond step.
-        self._file.flush()
+        if self.broken or not self._buf:
+            self._buf.clear()
+            return
+        from src.owner import DiskFull, is_full
+
+        view, done = memoryview(self._buf), 0
+        try:
+            while done < len(view):
+                done += os.write(self._fd, view[done:])
+        except OSError as e:
+            view.release()
+            self.abandon()
+            if is_full(e):
+                raise DiskFull(self.path, e, "the TensorBoard event file") from None
+            raise
+        view.release()
+        self.size += done
+        self._buf.clear()
+
+    def abandon(self) -> None:
+        """Writes nothing more: the file is cut back to its last whole record, what is buffered dropped."""
+        self.broken = True
+        self._buf.clear()
+        try:
+            os.ftruncate(self._fd, self.size)
+            os.lseek(self._fd, self.size, os.SEEK_SET)
+        except OSError:
+            pass
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._fd is None:
+            return
+        try:
             self.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+            if not self.broken:
+                os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def file_name() -> str:
+    return f"events.out.tfevents.{time.time():.6f}.{socket.gethostname()}.{os.getpid()}"
+
+
+def version_event() -> Event:
+    return Event(wall_time=time.time(), file_version="brain.Event:2")
 
 
 def iter_records(logdir: str):

@@ -103,6 +103,10 @@ def _even_value(v) -> float | None:
     if isinstance(v, (int, float)):
         return max(float(v), 1.0)
     text = str(v).replace(",", "")
+    try:
+        return max(float(text), 1.0)  # the bench's cells are strings
+    except ValueError:
+        pass
     if "~" in text:
         try:
             return float(text.split("~", 1)[1].split()[0].rstrip(")"))

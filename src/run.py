@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import os
 
-from src import checkpoint, compile_cache, contention, debugging, flops, registry, runtimes
+from src import checkpoint, compile_cache, contention, debugging, flops, owner, registry, runtimes
 from src.config import cpu_threads, validate
 from src.errors import ConfigError
 from src.interrupt import GracefulStop, Interrupted
@@ -79,16 +79,25 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
 
     Raises GraphduelError for what the user can fix (ConfigError, Diverged, Interrupted).  A run refused
     before it starts (a ConfigError, say trainer.accelerator=gpu without a GPU) writes nothing at all,
-    unless `list_refused` (a sweep's job), where its result.json says why, for the sweep summary."""
-    recorder, status, error = None, "failed", None
+    unless `list_refused` (a sweep's job), where its result.json says why, for the sweep summary.  A
+    directory that another process owns, or that holds another run, is refused with nothing written, even
+    in a sweep (src/owner.py)."""
+    recorder, status, error, held, untouched = None, "failed", None, None, False
     phase, failed = None, None  # what a debug.* run reports of a failure (src/debugging.py)
     with GracefulStop() as stop:
         try:
             validate(cfg)
             rt = registry.runtime(cfg.runtime.name)
+            if is_rank_zero():  # one owner per run directory; DDP's other ranks write nothing
+                held = owner.Owner.acquire(run_dir, resume=bool(cfg.resume))
+                if not cfg.resume:
+                    owner.refuse_if_holds_run(run_dir, sweep=list_refused)
             problem = make_problem(cfg)
             if cfg.resume:
                 problem = resumed(problem, cfg)
+            if held is not None:  # room for what it will write, checked before any framework is imported
+                held.reserve(*(owner.resume_needs(run_dir, problem.start_step, cfg.trainer.max_steps)
+                               if cfg.resume else ()), resume=bool(cfg.resume))
             threads = resolve_threads(cfg)
             recorder = Recorder(run_dir, cfg, framework=rt.framework, graph=rt.graph, threads=threads,
                                 stop=stop, enabled=is_rank_zero(), problem=problem)
@@ -121,28 +130,63 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
         except (Interrupted, KeyboardInterrupt) as e:
             status, error = "interrupted", str(e) or "KeyboardInterrupt"
             raise
+        except owner.Refused as e:
+            untouched, error = True, str(e)
+            raise
+        except owner.DiskFull as e:
+            if held is not None:
+                held.free_reserve()  # room for result.json to say so
+            explain_disk_full(e, recorder, cfg, run_dir)
+            error = str(e)
+            raise
         except BaseException as e:
             error, failed = str(e) or type(e).__name__, e
             raise
         finally:
-            if recorder is None or not recorder.started:  # refused (or failed) before the run began
-                if list_refused and not cfg.resume:
-                    known = registry.RUNTIMES.get(cfg.runtime.name)
-                    recorder = Recorder(run_dir, cfg, framework=known and known.framework,
-                                        graph=known and known.graph, threads=cfg.trainer.num_threads or 0,
-                                        enabled=is_rank_zero())
-                    recorder.start(None)
-                else:
-                    recorder = None
-            if phase is not None and failed is not None and recorder is not None and recorder.started:
-                debugging.failure(cfg, recorder, phase, failed)
-            if recorder is not None and recorder.started and recorder.problem is not None and recorder.step_ms:
-                flops.record(recorder, recorder.problem, cfg.trainer.peak_file)
-                recorder.record("steps_per_call", cfg.trainer.steps_per_call)
-            result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
-            if result["steps"] and recorder.enabled:
-                print(summary_text(result), flush=True)
+            try:
+                if recorder is None or not recorder.started:  # refused (or failed) before the run began
+                    if list_refused and not cfg.resume and not untouched:
+                        known = registry.RUNTIMES.get(cfg.runtime.name)
+                        recorder = Recorder(run_dir, cfg, framework=known and known.framework,
+                                            graph=known and known.graph, threads=cfg.trainer.num_threads or 0,
+                                            enabled=is_rank_zero())
+                        recorder.start(None)
+                    else:
+                        recorder = None
+                if phase is not None and failed is not None and recorder is not None and recorder.started:
+                    debugging.failure(cfg, recorder, phase, failed)
+                if recorder is not None and recorder.started and recorder.problem is not None and recorder.step_ms:
+                    flops.record(recorder, recorder.problem, cfg.trainer.peak_file)
+                    recorder.record("steps_per_call", cfg.trainer.steps_per_call)
+                try:
+                    result = recorder.finish(status, error) if recorder else {"status": status, "steps": 0}
+                except owner.DiskFull:  # not even the reserve was room enough: the error line says what is full
+                    result = recorder.result(status, error)
+                if result["steps"] and recorder.enabled:
+                    print(summary_text(result), flush=True)
+            finally:
+                if held is not None:
+                    held.release()
     return result
+
+
+def explain_disk_full(e: owner.DiskFull, recorder, cfg, run_dir: str) -> None:
+    """What the run needs to finish, from what it wrote so far, and how to continue it: added to e's line."""
+    if recorder is None or not recorder.started:
+        e.explain("nothing of the run was written; free some space and run this again")
+        return
+    recorder.abandon_events()
+    logged = recorder.tblog.size
+    per_step = logged / max(recorder.step_no, 1)
+    done = recorder.checkpoint_step or 0
+    ckpt = os.path.getsize(os.path.join(run_dir, checkpoint.FILE)) if done else \
+        2 * sum(w.nbytes for w in recorder.problem.weights.values()) if recorder.problem else 0
+    need = owner.needs(per_step, done, cfg.trainer.max_steps, per_step * done, logged, ckpt)
+    text = owner.needs_text(per_step, done, cfg.trainer.max_steps, ckpt, need)
+    more = max(need - owner.free_bytes(run_dir)[0], 0)
+    how = f"continue it from its checkpoint with: {owner.resume_command(recorder.run_dir)}" if done else \
+        "start it again in another directory (it stopped before its first checkpoint)"
+    e.explain(f"{text}; free {owner.size_text(more)} more, then {how}")
 
 
 def resumed(problem, cfg):

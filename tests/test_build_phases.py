@@ -1,7 +1,7 @@
 """Each graph build split into its phases, from the framework's own accounting (torch.compile: Dynamo's capture,
 AOTAutograd, Inductor; jax_jit: trace, lowering, XLA compile; tf_function/tf_xla: trace, XLA compile; tf_session:
 construction and the first run, where Grappler optimizes): in result.json's builds, as graph/phase_s/ tags, and
-adding up to the build.  And torch.compile's graph breaks, counted with their reasons."""
+adding up to the build (within 5%, or 1 ms for a build of a few: two clocks).  And torch.compile's graph breaks, counted with their reasons."""
 import pytest
 
 from helpers import scalars, train
@@ -27,13 +27,14 @@ def test_phases_add_up_to_each_build(runs, runtime):
     result, run_dir = runs[runtime]
     builds = [b for b in result["builds"] if "phases" in b]
     assert builds and {p for b in builds for p in b["phases"]} == PHASES[runtime]
-    assert all(b["what"] == "compile (backward)" for b in result["builds"] if "phases" not in b)  # added to a build
+    assert builds == result["builds"]  # every build, a lazily compiled backward's too
     for b in builds:
         assert all(ms >= 0 for ms in b["phases"].values()), b
-        assert sum(b["phases"].values()) == pytest.approx(b["ms"], rel=0.05), b
+        assert sum(b["phases"].values()) == pytest.approx(b["ms"], rel=0.05, abs=1.0), b
     # TensorBoard: running totals, each phase's and all builds', at the last step the result's.
     s = scalars(run_dir)
     assert s["graph/build_s_total"][-1][1] == pytest.approx(result["compile_s"], rel=1e-4)
+    assert sum(ms for b in builds for ms in b["phases"].values()) / 1e3 == pytest.approx(result["compile_s"], rel=0.05)
     for phase in PHASES[runtime]:
         total = sum(b["phases"].get(phase, 0) for b in builds) / 1e3
         assert s[f"graph/phase_s/{phase[:-3]}"][-1][1] == pytest.approx(total, rel=1e-4, abs=1e-6)
@@ -77,10 +78,11 @@ def test_torch_compile_backends_peel_off_its_layers(tmp_path, backend):
     result = train(tmp_path, "model=two_layer", "runtime=lightning_compile", f"runtime.backend={backend}",
                    f"trainer.max_steps={STEPS}")
     assert result["status"] == "completed" and result["compile_backend"] == backend
-    (phases,) = [b["phases"] for b in result["builds"] if "phases" in b]
-    assert phases["inductor_ms"] == 0
-    assert (phases["aot_autograd_ms"] > 0) == (backend == "aot_eager")
-    assert sum(phases.values()) == pytest.approx(next(b["ms"] for b in result["builds"] if "phases" in b), rel=0.05)
+    (forward,) = [b for b in result["builds"] if b["what"] == "compile"]
+    assert (forward["phases"]["aot_autograd_ms"] > 0) == (backend == "aot_eager")
+    for b in result["builds"]:  # a backward too, if AOTAutograd compiled one lazily
+        assert b["phases"]["inductor_ms"] == 0
+        assert sum(b["phases"].values()) == pytest.approx(b["ms"], rel=0.05, abs=1.0)
 
 
 def test_compile_options_are_checked():

@@ -123,3 +123,11 @@ def test_a_breakpoint_stops_where_its_runtime_runs_python(runs, runtime, stops, 
 
 def test_every_runtime_is_in_the_tables():
     assert set(FAULTS) == set(RUNTIMES) and {rt for rt, _ in PROBES} == set(RUNTIMES)
+
+
+def test_tensorboard_has_the_probe_lines_of_every_step(tmp_path):
+    from helpers import scalars
+
+    r = train(tmp_path, "model=two_layer", "runtime=tf_function", f"trainer.max_steps={N}", "debug.probe=native")
+    assert [v for _, v in scalars(tmp_path)["debug/probe_lines"]] == [1.0] * N
+    assert r["summary"]["debug/probe_lines"]["median"] == 1

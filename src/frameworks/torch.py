@@ -106,6 +106,7 @@ class CompileWatch:
         self.aot = aot  # the backend runs AOTAutograd (inductor, aot_eager; not eager)
         self._started: dict[str, tuple[float, int]] = {}  # compile id -> (its start, inductor's cache hits then)
         self._pending: dict[str, dict] = {}  # compile id -> its build, awaiting Dynamo's metrics
+        self._pending_backward: dict[str, dict] = {}  # the same for lazily compiled backward graphs
         self._unimplemented = len(counters["unimplemented"])
         # Graph breaks: where Dynamo stopped a graph (a print, a .item(), ...) and ran Python, then started a
         # new graph after it.  Dynamo counts each by its reason (counters["graph_break"]), process-wide.
@@ -138,7 +139,8 @@ class CompileWatch:
         # Inductor keeps compiled graphs on disk (and in memory) across runs: a hit makes a compile cheap.
         cached = " from inductor's cache" if self._cache_hits() > started[1] else ""
         if args.callback_trigger.name != "DYNAMO":  # the lazily compiled backward of a graph counted already
-            self.recorder.graph_built(seconds, f"compile (backward){cached}", count=False)
+            build = self.recorder.graph_built(seconds, f"compile (backward){cached}", count=False)
+            self._pending_backward[str(args.compile_id)] = build  # its phases: in its metrics, at the next check()
             return
         # Its reason and size are in Dynamo's metrics, recorded after this callback: check() adds them.
         self._pending[str(args.compile_id)] = self.recorder.graph_built(seconds, f"compile{cached}")
@@ -149,17 +151,22 @@ class CompileWatch:
     def check(self) -> None:
         """After a step's forward pass: the reasons and sizes of the graphs it compiled, and whether Dynamo
         gave up on a function (its recompile limit) and fell back to eager."""
-        if self._pending:
+        if self._pending or self._pending_backward:
             from torch._dynamo.utils import get_compilation_metrics
 
             for metric in get_compilation_metrics():
+                if not metric.is_forward:  # a backward compiled at its first .backward(): AOTAutograd, Inductor
+                    build = self._pending_backward.pop(str(metric.compile_id), None)
+                    if build is not None:
+                        build["phases"] = _backward_phases(metric, build["ms"])
+                    continue
                 build = self._pending.pop(str(metric.compile_id), None)
-                if build is None or not metric.is_forward:
+                if build is None:
                     continue
                 self.recorder.graph_nodes(metric.graph_op_count or 0)
                 if metric.recompile_reason:
                     build["reason"] = _guard_failed(metric.recompile_reason)
-                build["phases"] = _phases(metric, self.aot)
+                build["phases"] = _phases(metric, self.aot, build["ms"])
             self._pending.clear()
         self._check_breaks()
         unimplemented = self._counters["unimplemented"]
@@ -187,26 +194,36 @@ class CompileWatch:
         return self._counters["stats"]["unique_graphs"] - self._graphs_before
 
     def close(self) -> None:
+        self.check()  # the last step's backward compile, if any, gets its phases
         self._callback.callback_handler.remove_start_callback(self._start)
         self._callback.callback_handler.remove_end_callback(self._end)
 
 
-def _phases(metric, aot: bool = True) -> dict[str, float]:
-    """One compile's time by phase, from Dynamo's compilation metrics (cumulative, nested clocks): Dynamo's
-    capture (bytecode tracing, guards: its whole frame compile less the backend's), AOTAutograd (tracing
-    the joint forward and backward graph and partitioning it: the backend's time less Inductor's) and
-    Inductor (lowering, code generation, the C++/Triton compile).  A backend without Inductor (aot_eager)
-    or AOTAutograd (eager, whose backend call then counts as Dynamo's) has 0 there.  Milliseconds."""
+def _phases(metric, aot: bool, build_ms: float) -> dict[str, float]:
+    """One compile's time by phase, milliseconds: AOTAutograd (tracing the joint forward and backward graph and
+    partitioning it) and Inductor (lowering, code generation, the C++/Triton compile) from Dynamo's compilation
+    metrics (its nested clocks: `aot_autograd_cumulative_compile_time_us` times the backend call, which holds
+    `inductor_cumulative_compile_time_us`), and Dynamo's capture (bytecode tracing, guards) the rest of the
+    build as its compile callbacks timed it.  Dynamo's own whole-frame clock starts a little before the start
+    callback and ends after the end one (10 ms more on a 200 ms build, under load), so the remainder, not that
+    clock, makes the phases add up to the build.  Under the eager backend, which runs no AOTAutograd (it hands
+    the graph back as it is), its backend call is Dynamo's; a backend without Inductor has 0 there."""
     def us(name):
         return float(getattr(metric, name, None) or 0)
 
-    total = us("dynamo_cumulative_compile_time_us") or (getattr(metric, "entire_frame_compile_time_s", 0) or 0) * 1e6
-    # Dynamo's "aot_autograd" clock times the backend call, whichever backend: under the eager backend, which
-    # runs no AOTAutograd (it hands the graph back as it is), that call is part of Dynamo's capture.
-    backend = us("aot_autograd_cumulative_compile_time_us") if aot else 0.0
-    inductor = us("inductor_cumulative_compile_time_us")
-    return {"dynamo_ms": round((total - backend) / 1e3, 3), "aot_autograd_ms": round((backend - inductor) / 1e3, 3),
-            "inductor_ms": round(inductor / 1e3, 3)}
+    backend = us("aot_autograd_cumulative_compile_time_us") / 1e3 if aot else 0.0
+    inductor = min(us("inductor_cumulative_compile_time_us") / 1e3, backend)
+    backend = min(backend, build_ms)
+    inductor = min(inductor, backend)
+    return {"dynamo_ms": round(build_ms - backend, 3), "aot_autograd_ms": round(backend - inductor, 3),
+            "inductor_ms": round(inductor, 3)}
+
+
+def _backward_phases(metric, build_ms: float) -> dict[str, float]:
+    """A lazily compiled backward's time by phase: Inductor's (from its metrics' clock) and AOTAutograd's, the
+    rest of the build as the callbacks timed it.  Dynamo has no part in it (0)."""
+    inductor = min(float(getattr(metric, "inductor_cumulative_compile_time_us", None) or 0) / 1e3, build_ms)
+    return {"dynamo_ms": 0.0, "aot_autograd_ms": round(build_ms - inductor, 3), "inductor_ms": round(inductor, 3)}
 
 
 def _break_reason(text: str) -> str:

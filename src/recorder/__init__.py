@@ -25,7 +25,7 @@ import os
 import time
 from typing import Any
 
-from src import contention
+from src import contention, owner
 from src.errors import GraphduelError
 from src.interrupt import GracefulStop, Interrupted
 from src.recorder import rundir
@@ -89,7 +89,8 @@ class Recorder:
         self._t_last: float | None = None
         self._elapsed_offset = 0.0  # a resumed run's elapsed time before this session
         self._phase_s: dict[str, float] = {}  # the builds' phases so far (graph/phase_s/...), in seconds
-        self._phases_counted = 0  # builds whose phases are in it
+        self._phases_counted = 0  # builds looked at
+        self._phases_due: list[int] = []  # builds looked at whose phases have not come yet
         self._scalars: dict = {}  # the model's per-step tags (DynamicNet: model/depth), as columns
         self._first = 0
         self._hparams_due = False  # the loop started, the HParams start not yet written (see _hparams_start)
@@ -122,19 +123,27 @@ class Recorder:
     def start(self, accelerator: str | None) -> None:
         """The run is accepted: from here on it owns its directory.  Writes the config it runs with
         (.hydra/, under Hydra), result.json 'running', and for a resumed run keeps its logged steps up to
-        the checkpoint.  Nothing is written before this, so a refused run leaves its directory as it was."""
+        the checkpoint.  Nothing is written before this, so a refused run leaves its directory as it was; and
+        these files are written to temp names and renamed together, so a start that fails (a full disk) leaves
+        it as it was too."""
         self.info["accelerator"] = accelerator
-        self.started = True
         if not self.enabled:
+            self.started = True
             return
         os.makedirs(self.run_dir, exist_ok=True)
-        rundir.save_hydra_config(self.run_dir, self.cfg)
-        if self.problem is not None and self.problem.start_step:
-            step = self.problem.start_step
-            own = OWN_TAGS | set(self.problem.step_scalars(0, 1))
-            self._elapsed_offset = rundir.resume(self.run_dir, step, self.stats, self.tblog, own)
-            self.checkpoint_step = step
-        rundir.write_result(self.run_dir, self.result("running"))
+        events = None
+        with owner.Staged("the run's files") as staged:
+            rundir.save_hydra_config(self.run_dir, self.cfg, staged)
+            if self.problem is not None and self.problem.start_step:
+                step = self.problem.start_step
+                own = OWN_TAGS | set(self.problem.step_scalars(0, 1))
+                self._elapsed_offset, events = rundir.resume(self.run_dir, step, self.stats, own, staged)
+                self.checkpoint_step = step
+            staged.write(os.path.join(self.run_dir, "result.json"), rundir.result_json(self.result("running")))
+        if events is not None:
+            self.tblog.append_to(events)
+            rundir.then_keep_one(self.run_dir, events)
+        self.started = True
 
     # -- called by runtimes --------------------------------------------------------------
     def graph_built(self, seconds: float, what: str, reason: str | None = None, nodes: int = 0,
@@ -273,11 +282,17 @@ class Recorder:
         the framework accounts for (graph/phase_s/<phase>).  Totals, because a per-step build time is 0 on
         all but a few steps, which TensorBoard's outlier filter leaves off the chart's scale."""
         builds = self.stats.builds
-        for build in builds[self._phases_counted:]:
-            for name, ms in (build.get("phases") or {}).items():
+        self._phases_due += range(self._phases_counted, len(builds))  # a build's phases may come a step later
+        self._phases_counted = len(builds)
+        waiting = []
+        for i in self._phases_due:
+            if "phases" not in builds[i]:
+                waiting.append(i)
+                continue
+            for name, ms in builds[i]["phases"].items():
                 phase = name[:-3] if name.endswith("_ms") else name
                 self._phase_s[phase] = self._phase_s.get(phase, 0.0) + ms / 1e3
-        self._phases_counted = len(builds)
+        self._phases_due = waiting[-100:]
         return {"graph/build_s_total": self.stats.compile_s,
                 **{f"graph/phase_s/{k}": v for k, v in self._phase_s.items()}}
 
@@ -285,9 +300,13 @@ class Recorder:
         """Saves the state after the last recorded step (once per step), and flushes the events."""
         if not self.enabled or self.checkpoint_step == self.step_no:
             return
+        self.tblog.flush()  # first: a checkpoint is never ahead of the steps logged
         rundir.save_checkpoint(self.run_dir, self.step_no, weights, momentum, model=self.info["model"])
         self.checkpoint_step = self.step_no
-        self.tblog.flush()
+
+    def abandon_events(self) -> None:
+        """The disk is full: write no more events (the event file keeps its whole records)."""
+        self.tblog.abandon()
 
     # -- called by the orchestrator ------------------------------------------------------
     def finish(self, status: str, error: str | None = None) -> dict:

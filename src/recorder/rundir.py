@@ -8,18 +8,20 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from src import checkpoint
+from src import checkpoint, event_file, owner
 from src.event_file import iter_records, scalar_values
 
 
+def result_json(result: dict) -> str:
+    return json.dumps(result, indent=2, allow_nan=True)
+
+
 def write_result(run_dir: str, result: dict) -> None:
-    tmp = os.path.join(run_dir, "result.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2, allow_nan=True)
-    os.replace(tmp, os.path.join(run_dir, "result.json"))  # never a half-written file
+    with owner.Staged("result.json") as staged:  # never a half-written file, nor a temp one left (a full disk)
+        staged.write(os.path.join(run_dir, "result.json"), result_json(result))
 
 
-def save_hydra_config(run_dir: str, cfg: Any) -> None:
+def save_hydra_config(run_dir: str, cfg: Any, staged: owner.Staged) -> None:
     """What Hydra would have saved in .hydra/: the job's config, Hydra's, and the overrides.  graphduel turns
     Hydra's own saving off (hydra.output_subdir=null in conf/config.yaml) and saves them here, once the run is
     accepted, so that a refused command never writes into a run directory."""
@@ -33,10 +35,7 @@ def save_hydra_config(run_dir: str, cfg: Any) -> None:
     os.makedirs(out, exist_ok=True)
     for name, node in (("config.yaml", cfg), ("hydra.yaml", hydra_cfg),
                        ("overrides.yaml", hydra_cfg.hydra.overrides.task)):
-        tmp = os.path.join(out, name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(OmegaConf.to_yaml(node))
-        os.replace(tmp, os.path.join(out, name))
+        staged.write(os.path.join(out, name), OmegaConf.to_yaml(node))
 
 
 def save_checkpoint(run_dir: str, step: int, weights: dict, momentum: dict, model: str) -> None:
@@ -48,16 +47,19 @@ def keep_steps(payloads: Iterable[bytes], step: int, steps, own_tags: set[str]) 
     (step 0) and steps 1..step, each one event holding train/loss and its other per-step tags.  Later steps
     are dropped (they will be trained and logged again), and so are graphs (the resumed session writes its
     own) and the earlier session's hparams.  `steps` (stats.Steps) gets the kept steps' numbers back; a tag
-    not in `own_tags` (the recorder's own and the model's) is a runtime's value (Recorder.scalar).  Returns
-    the kept payloads and the elapsed seconds at the last kept one."""
+    not in `own_tags` (the recorder's own and the model's) is a runtime's value (Recorder.scalar).  A step
+    found twice (a resume killed between renaming its new file and removing the others) is kept once.
+    Returns the kept payloads and the elapsed seconds at the last kept one."""
     from tensorboard.compat.proto.event_pb2 import Event
 
-    kept, elapsed = [], 0.0
+    kept, elapsed, seen = [], 0.0, set()
     for payload in payloads:
         event = Event.FromString(payload)
         values = scalar_values(event)
-        if not (0 <= event.step <= step and ("train/loss" in values or "graph/compiles" in values)):
+        if not (0 <= event.step <= step and ("train/loss" in values or "graph/compiles" in values)) \
+                or event.step in seen:
             continue
+        seen.add(event.step)
         kept.append(payload)
         steps.compiles = int(values.get("graph/compiles", steps.compiles))
         steps.compile_s += values.get("graph/compile_ms", 0.0) / 1e3
@@ -77,12 +79,22 @@ def keep_steps(payloads: Iterable[bytes], step: int, steps, own_tags: set[str]) 
     return kept, elapsed
 
 
-def resume(run_dir: str, step: int, steps, tblog, own_tags: set[str]) -> float:
-    """Continues this directory's run after its checkpoint at `step` (see keep_steps): the kept steps go into
-    a new event file, flushed, before the old files are removed.  Returns the earlier sessions' elapsed s."""
-    old = [n for n in os.listdir(run_dir) if n.startswith("events.out.tfevents.")]
+def resume(run_dir: str, step: int, steps, own_tags: set[str], staged: owner.Staged) -> tuple[float, str]:
+    """Continues this directory's run after its checkpoint at `step` (see keep_steps): the kept steps are
+    written to a temp file (in `staged`), renamed over the run's (first) event file when the start commits,
+    so the only copy of a step is never deleted; the run then appends to that file (then_keep_one removes
+    any other).  Returns the earlier sessions' elapsed seconds and that file's path."""
+    old = sorted(n for n in os.listdir(run_dir) if n.startswith("events.out.tfevents."))
     kept, elapsed = keep_steps(iter_records(run_dir), step, steps, own_tags)
-    tblog.keep(kept)  # the kept steps are safe in the new file before the old files go
-    for name in old:
-        os.remove(os.path.join(run_dir, name))
-    return elapsed
+    path = os.path.join(run_dir, old[0] if old else event_file.file_name())
+    frames = [event_file.frame(event_file.version_event().SerializeToString())]
+    frames += [event_file.frame(payload) for payload in kept]
+    staged.write(path, b"".join(frames), tmp=os.path.join(run_dir, ".events.tmp"))
+    return elapsed, path
+
+
+def then_keep_one(run_dir: str, path: str) -> None:
+    """After a resume's start committed: the other event files' kept steps are in `path` now."""
+    for name in os.listdir(run_dir):
+        if name.startswith("events.out.tfevents.") and os.path.join(run_dir, name) != path:
+            os.remove(os.path.join(run_dir, name))

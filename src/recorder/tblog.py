@@ -26,14 +26,20 @@ class TBLog:
         if self.enabled:
             self._writer().scalars(step, values, doubles=doubles)
 
-    def keep(self, payloads: list[bytes]) -> None:
-        """Events kept from an earlier session (a resumed run's steps), in a new file, flushed."""
-        if not self.enabled:
-            return
-        writer = self._writer()
-        for payload in payloads:
-            writer.write_payload(payload)
-        writer.flush()
+    def append_to(self, path: str) -> None:
+        """Go on writing at the end of `path`: a resumed run's event file, holding its kept steps."""
+        if self.enabled:
+            self._events = EventFileWriter(self.run_dir, path=path)
+
+    def abandon(self) -> None:
+        """The disk is full: write no more (the file keeps its whole records)."""
+        if self._events is not None:
+            self._events.abandon()
+
+    @property
+    def size(self) -> int:
+        """Bytes in the event file, whole records."""
+        return self._events.size if self._events is not None else 0
 
     def graph(self, graph_def_bytes: bytes, tag: str | None = None, step: int = 0) -> None:
         """A serialized GraphDef for the Graphs tab: the run's graph, or with a `tag` one more graph the

@@ -172,6 +172,28 @@ def equations(jaxpr) -> int:
     return n
 
 
+STEP_ARGS = ("parameters", "momentum", "data", "inputs")  # a training step's arguments, as step_graph names them
+
+
+def train_step(problem, model):
+    """One training step as a pure function: (params, buffers, data, inputs) -> (params, buffers, loss), its
+    parts in named scopes (forward, and within it value_and_grad's transpose; update) for step_graph."""
+
+    def step(params, buffers, data, inputs):
+        with jax.named_scope("forward"):  # value_and_grad's backward is marked transpose(...) within it
+            loss, grads = jax.value_and_grad(model.loss)(params, data, inputs, problem)
+        with jax.named_scope("update"):
+            params, buffers = sgd(problem, params, buffers, grads)
+        return params, buffers, loss
+
+    return step
+
+
+def example_inputs(problem) -> dict:
+    """A step's inputs (DynamicNet's depth, rnn's length...) as int32 scalars, to trace a step with."""
+    return {k: np.int32(0) for k in problem.input_columns(0, 0)}
+
+
 def step_graph(traced, args: tuple, names: tuple):
     """The jaxpr jax.jit traced, as a GraphDef for TensorBoard's Graphs tab, laid out as TensorFlow lays out
     its own: each argument under its group (`names`, one per argument: parameters/, momentum/, data/,

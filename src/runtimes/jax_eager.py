@@ -34,3 +34,8 @@ def fit(problem, cfg, recorder, threads: int) -> None:
                        lambda: (jaxw.numpy(state["params"]), jaxw.numpy(state["buffers"])))
         finally:
             ops.close()
+        # For the Graphs tab: the graph an eager step runs op by op, traced once after training, untimed (as
+        # tf_eager does); the same pure step jax_jit compiles.
+        args = (state["params"], state["buffers"], data, jaxw.example_inputs(problem))
+        traced = jax.jit(jaxw.train_step(problem, model)).trace(*args)
+        recorder.write_graph(jaxw.step_graph(traced, args, jaxw.STEP_ARGS).SerializeToString())

@@ -29,12 +29,7 @@ def compile_step(problem, model, params, buffers, data, recorder=None, steps_per
     (the steps' inputs, padded), n the steps to run (a traced trip count: the loop is not differentiated,
     only each step inside it, so one compile serves a run's shorter last call too), losses K of them."""
 
-    def train_step(params, buffers, data, inputs):
-        with jax.named_scope("forward"):  # value_and_grad's backward is marked transpose(...) within it
-            loss, grads = jax.value_and_grad(model.loss)(params, data, inputs, problem)
-        with jax.named_scope("update"):
-            params, buffers = jaxw.sgd(problem, params, buffers, grads)
-        return params, buffers, loss
+    train_step = jaxw.train_step(problem, model)
 
     def train_steps(params, buffers, data, inputs, n):
         def body(i, carry):
@@ -45,11 +40,11 @@ def compile_step(problem, model, params, buffers, data, recorder=None, steps_per
         losses = jax.numpy.zeros(steps_per_call, dtype=problem.dtype)
         return jax.lax.fori_loop(0, n, body, (params, buffers, losses))
 
-    example = {k: np.int32(0) for k in problem.input_columns(0, 0)}
+    example = jaxw.example_inputs(problem)
     # Each stage of JAX's ahead-of-time API timed apart: Python traced to a jaxpr, lowered to StableHLO,
     # compiled by XLA (the phases of result.json's builds).
     t = time.perf_counter()
-    args, names = (params, buffers, data, example), ("parameters", "momentum", "data", "inputs")
+    args, names = (params, buffers, data, example), jaxw.STEP_ARGS
     if steps_per_call > 1:
         args = (params, buffers, data, {k: np.zeros(steps_per_call, np.int32) for k in example},
                 np.int32(steps_per_call))

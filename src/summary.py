@@ -340,6 +340,11 @@ def floors_sentence(points: list[dict]) -> str:
     return "Floors: " + "; ".join(parts) + ". A kernel library's difference between frameworks is not a graph's."
 
 
+def _wrapped(line: str) -> str:
+    """A console line in the table's 120 columns, continued indented; a path or command is never split."""
+    return textwrap.fill(line, WIDTH, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
+
+
 def report(sweep_dir: str | os.PathLike) -> int:
     """Writes and prints the summary; returns the exit code: 1 if any job did not complete."""
     rows = write_summary(sweep_dir)
@@ -347,14 +352,14 @@ def report(sweep_dir: str | os.PathLike) -> int:
     print(table_text(rows))
     for r in rows:
         for warning in r.get("warnings") or []:
-            print(f"  warning, {r['job']}: {warning}")
+            print(_wrapped(f"  warning, {r['job']}: {warning}"))
     debugging = debugging_table.table(rows)
     if debugging:
         print(f"\nwhat each probe and fault did (debugging.md; docs/debugging.md):\n{debugging}")
     print(f"  plot: {Path(sweep_dir).resolve() / 'summary.png'}")
     if (Path(sweep_dir) / "roofline.png").exists() and roofline_points(rows):
-        print(f"  roofline: {Path(sweep_dir).resolve() / 'roofline.png'} (table: roofline.md); "
-              f"{floors_sentence(roofline_points(rows))}")
+        print(_wrapped(f"  roofline: {Path(sweep_dir).resolve() / 'roofline.png'} (table: roofline.md); "
+                       f"{floors_sentence(roofline_points(rows))}"))
     print(f"  view with   tensorboard --logdir {shlex.quote(str(Path(sweep_dir).resolve()))}")  # pastes into bash
     noisy = [r["job"] for r in rows if r.get("noisy")]
     if noisy:  # by name when a few; a count when most are (a shared machine), the table marks each

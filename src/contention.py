@@ -267,11 +267,17 @@ def caveat(row: dict, partner: dict | None) -> str | None:
             f"or side by side: python bench.py --models {model} --runners {runtimes}")
 
 
+RECENT_S = 2.0  # how recent the previous run's last sample must be to stand for this run's import
+
+
 def since(before: Sample) -> Sample:
     """What to measure the cores other processes kept busy from: `before` (taken before the framework's
     import), or where the framework was imported already (a sweep's later jobs in one process: the import
-    takes no time) the previous run's last sample, so the window spans the time between the two runs."""
-    if LAST is not None and time.perf_counter() - before.wall < 0.25:
+    takes no time) the previous run's last sample, so the window spans the time between the two runs -- if
+    that ended just before (a sweep's next job starts within a second): older, the window would hold whatever
+    this process started in between (a test's subprocesses), none of it competing with this run."""
+    now = time.perf_counter()
+    if LAST is not None and now - before.wall < 0.25 and now - LAST.wall < RECENT_S:
         return LAST
     return before
 

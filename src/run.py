@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 
 from src import checkpoint, compile_cache, contention, debugging, flops, owner, registry, runtimes
@@ -30,6 +31,15 @@ def resolve_threads(cfg) -> int:
     if asked:
         return min(asked, share) if side_by_side > 1 else asked
     return share
+
+
+def _run_threads(run_dir: str) -> int | None:
+    """The threads a resumed run trained with (its result.json), or None."""
+    try:
+        with open(os.path.join(run_dir, "result.json")) as f:
+            return int(json.load(f)["threads"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def thread_warning(cfg) -> str | None:
@@ -116,7 +126,10 @@ def run(cfg, run_dir: str, list_refused: bool = False) -> dict:
                 if stop.signum is not None:  # stopped during the import: before the run builds or writes anything
                     raise Interrupted(stop.signum, problem.start_step)
                 recorder.runtime_imported()
-                if cfg.trainer.num_threads is None:  # all cores by default: those other processes left free
+                kept = _run_threads(run_dir) if problem.start_step and cfg.trainer.num_threads is None else None
+                if kept:  # a resume goes on with its run's threads: float32 sums in another order differ
+                    threads = recorder.threads = min(kept, threads)
+                elif cfg.trainer.num_threads is None:  # all cores by default: those other processes left free
                     threads, why = contention.fit_threads(threads, contention.since(before), contention.sample())
                     if why:
                         recorder.threads = threads

@@ -92,6 +92,7 @@ class Recorder:
         self._t_start = time.perf_counter()
         self.start_time = time.time()
         self._t_last: float | None = None
+        self._t_stepped: float | None = None  # when the last step ended: its time/elapsed_s, and result.json's
         self._elapsed_offset = 0.0  # a resumed run's elapsed time before this session
         self._phase_s: dict[str, float] = {}  # the builds' phases so far (graph/phase_s/...), in seconds
         self._phases_counted = 0  # builds looked at
@@ -245,6 +246,7 @@ class Recorder:
         """Records one finished step; raises Diverged on a non-finite loss, and Interrupted after a
         step during which SIGINT or SIGTERM arrived.  (The underscored arguments are steps()'s.)"""
         now = time.perf_counter() if _now is None else _now
+        self._t_stepped = now
         step_ms = (now - (self._t_last if self._t_last is not None else self._t_start)) * 1e3 \
             if _step_ms is None else _step_ms
         if self.setup_s is None:
@@ -364,7 +366,8 @@ class Recorder:
             **self.info,
             "status": status,
             **self.stats.fields(),
-            "elapsed_s": None if self._t_last is None else self._elapsed_offset + (self._t_last - self._t_start),
+            "elapsed_s": None if self._t_last is None
+            else self._elapsed_offset + ((self._t_stepped or self._t_last) - self._t_start),
             "warnings": self.warnings,
             "setup_s": self.setup_s,
             "import_s": self.import_s,

@@ -43,14 +43,14 @@ def curve(model: str, runtime: str, seed: int, precision: int, steps: int, *extr
         return np.array([v for _, v in scalars.get("train/loss_float64", scalars["train/loss"])], dtype=np.float64)
 
 
-def gaps(model: str, seeds, precision: int, steps: int, runtimes=None) -> dict[str, np.ndarray]:
-    """runtime -> (seeds, steps) relative gaps to the baseline."""
+def gaps(model: str, seeds, precision: int, steps: int, runtimes=None, extra=()) -> dict[str, np.ndarray]:
+    """runtime -> (seeds, steps) relative gaps to the baseline; `extra`: overrides for every run."""
     runtimes = [r for r in (runtimes or RUNTIMES) if r != BASELINE]
     out = {r: [] for r in runtimes}
     for seed in seeds:
-        base = curve(model, BASELINE, seed, precision, steps)
+        base = curve(model, BASELINE, seed, precision, steps, *extra)
         for r in runtimes:
-            out[r].append(np.abs(curve(model, r, seed, precision, steps) - base) / np.abs(base))
+            out[r].append(np.abs(curve(model, r, seed, precision, steps, *extra) - base) / np.abs(base))
     return {r: np.array(v) for r, v in out.items()}
 
 

@@ -21,9 +21,16 @@ def steps(model: str) -> int:
     return getattr(models.spec(model), "PARITY_STEPS", STEPS)
 
 
+@pytest.fixture(scope="module")
+def compile_cache(tmp_path_factory):
+    """One warm compile cache for the module: what is compared is the numbers, and a compile served from the
+    cache computes what a cold one does (a cold torch.compile per seed and model cost ~2 minutes a model)."""
+    return ("trainer.compile_cache=warm", f"trainer.compile_cache_dir={tmp_path_factory.mktemp('compile_cache')}")
+
+
 @pytest.fixture(scope="module", params=MODELS)
-def model_gaps(request):
-    return request.param, gaps(request.param, SEEDS, precision=64, steps=steps(request.param))
+def model_gaps(request, compile_cache):
+    return request.param, gaps(request.param, SEEDS, precision=64, steps=steps(request.param), extra=compile_cache)
 
 
 @pytest.mark.parametrize("runtime", [r for r in RUNTIMES if r != BASELINE])

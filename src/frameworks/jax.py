@@ -179,14 +179,14 @@ def train_step(problem, model):
     """One training step as a pure function: (params, buffers, data, inputs) -> (params, buffers, loss), its
     parts in named scopes (forward, and within it value_and_grad's transpose; update) for step_graph."""
 
-    def step(params, buffers, data, inputs):
+    def train_step(params, buffers, data, inputs):  # its name is the jit's in JAX's logs and events
         with jax.named_scope("forward"):  # value_and_grad's backward is marked transpose(...) within it
             loss, grads = jax.value_and_grad(model.loss)(params, data, inputs, problem)
         with jax.named_scope("update"):
             params, buffers = sgd(problem, params, buffers, grads)
         return params, buffers, loss
 
-    return step
+    return train_step
 
 
 def example_inputs(problem) -> dict:

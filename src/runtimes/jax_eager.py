@@ -37,5 +37,8 @@ def fit(problem, cfg, recorder, threads: int) -> None:
         # For the Graphs tab: the graph an eager step runs op by op, traced once after training, untimed (as
         # tf_eager does); the same pure step jax_jit compiles.
         args = (state["params"], state["buffers"], data, jaxw.example_inputs(problem))
-        traced = jax.jit(jaxw.train_step(problem, model)).trace(*args)
+        try:
+            traced = jax.jit(jaxw.train_step(problem, model)).trace(*args)
+        except jax.errors.ConcretizationTypeError:  # a Python `if` on a value (debug.fault=data_if): eager runs
+            return  # it, jit cannot trace it: there is no graph to show
         recorder.write_graph(jaxw.step_graph(traced, args, jaxw.STEP_ARGS).SerializeToString())

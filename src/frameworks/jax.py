@@ -172,6 +172,13 @@ def equations(jaxpr) -> int:
     return n
 
 
+def start_state(problem, dev) -> tuple[dict, dict]:
+    """Where every JAX runtime starts, on its device (within `precision`): the state a step updates, its
+    weights and momentum buffers, and the data."""
+    state = {"params": arrays(problem.weights, dev), "buffers": momentum_buffers(problem, dev)}
+    return state, arrays(problem.data, dev)
+
+
 STEP_ARGS = ("parameters", "momentum", "data", "inputs")  # a training step's arguments, as step_graph names them
 
 

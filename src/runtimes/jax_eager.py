@@ -18,8 +18,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     start = jaxw.begin(problem, cfg, recorder, threads)
     model, dev = start.model, start.device
     with jaxw.precision(problem):
-        state = {"params": jaxw.arrays(problem.weights, dev), "buffers": jaxw.momentum_buffers(problem, dev)}
-        data = jaxw.arrays(problem.data, dev)
+        state, data = jaxw.start_state(problem, dev)
         grad_fn = jax.value_and_grad(model.loss)
         ops = jaxw.PrimitiveCounter()
 

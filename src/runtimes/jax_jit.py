@@ -72,8 +72,7 @@ def fit(problem, cfg, recorder, threads: int) -> None:
     start = jaxw.begin(problem, cfg, recorder, threads)
     model, dev = start.model, start.device
     with jaxw.precision(problem):
-        state = {"params": jaxw.arrays(problem.weights, dev), "buffers": jaxw.momentum_buffers(problem, dev)}
-        data = jaxw.arrays(problem.data, dev)
+        state, data = jaxw.start_state(problem, dev)
         recorder.status("tracing the step (jax.jit)...")
         hits = jaxw.use_compile_cache(compile_cache.current())
         k = cfg.trainer.steps_per_call

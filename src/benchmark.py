@@ -330,11 +330,13 @@ def thread_table(rows: list[dict]) -> str:
 
 
 def own_cost(out: Path) -> int:
-    """graphduel's own per-step cost, each in a fresh process: the recorder, and the lightning runtime's step
-    against the cheapest Lightning loop of the same math, piece by piece."""
+    """graphduel's own per-step cost, each in a fresh process: the recorder, the lightning runtime's step
+    against the cheapest Lightning loop of the same math, and jax_jit's against the same math jitted bare,
+    piece by piece."""
     out.mkdir(parents=True, exist_ok=True)
     results, md = {}, []
-    for name, module in (("recorder", "tools.recorder_cost"), ("lightning", "tools.lightning_overhead")):
+    for name, module in (("recorder", "tools.recorder_cost"), ("lightning", "tools.lightning_overhead"),
+                         ("jax", "tools.jax_overhead")):
         print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
             proc = subprocess.run([sys.executable, "-m", module, "--json-out", f.name], cwd=ROOT, capture_output=True,

@@ -118,6 +118,21 @@ def test_own_cost_measures_the_recorder_and_lightning_against_its_floor(tmp_path
     assert ways[RUNTIME]["ms"] > 0
 
 
+def test_jax_overhead_sets_each_piece_against_the_bare_jitted_step():
+    out = subprocess.run([sys.executable, "-m", "tools.jax_overhead", "--steps", "100", "--warmup", "100",
+                          "--rounds", "2", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ways = json.loads(out.stdout.strip().splitlines()[-1])
+    from tools.jax_overhead import CONTEXT, FLOOR, RUNTIME, WAYS
+
+    assert set(ways) == {*WAYS, *CONTEXT} and ways[FLOOR]["ratio"] == 1.0
+    for way, r in ways.items():
+        per_round = [a / b for a, b in zip(r["rounds_ms"], ways[FLOOR]["rounds_ms"])]
+        assert len(r["rounds_ms"]) == 2 and r["ratio"] == pytest.approx(statistics.median(per_round)), way
+        assert 0 < r["ms"] < 1000, way  # per step, from the runtime's own event file for the as-run ways
+    assert ways[RUNTIME]["ms"] > 0
+
+
 def test_a_block_disturbed_by_other_work_is_re_measured_and_the_row_says_so(tmp_path):
     import os
 

@@ -58,7 +58,9 @@ def measure(steps: int = 5000, blocks: int = 9, seed: int = 0) -> dict:
 
 def table(result: dict) -> str:
     lines = ["| recorder, per step | us (median of blocks) | IQR us |", "|---|---|---|"]
-    lines += [f"| {w} | {r['us']:.2f} | {r['iqr_us']:.2f} |" for w, r in result.items()]
+    # (fewer than 4 blocks have no interquartile range: blank)
+    lines += [f"| {w} | {r['us']:.2f} | {'' if r['iqr_us'] is None else format(r['iqr_us'], '.2f')} |"
+              for w, r in result.items()]
     return "\n".join(lines)
 
 

@@ -14,16 +14,16 @@ ratio to the floor the median of the per-round ratios, with their range.  The sa
 from __future__ import annotations
 
 import argparse
-import random
-import statistics
+import contextlib
+import io
 import sys
 import tempfile
 import time
 
 from src.config import compose_config, cpu_threads
 from src.problem import make_problem
-from src.recorder import Recorder, spread
-from tools import output, output_options
+from src.recorder import Recorder
+from tools import ladder, ladder_table, output, output_options
 
 # Cumulative: each way is the previous one plus one piece.
 WAYS = ("floor: the seed's step jitted bare, loss not read", "+ momentum (torch's SGD rule, as graphduel runs it)",
@@ -36,9 +36,6 @@ CONTEXT = ("the seed's step jitted bare, loss read every step", "100 steps per c
 
 def _runtime(n: int, warmup: int, k: int = 1) -> float:
     """ms per step of the jax_jit runtime from its event file: wall time of step warmup+steps minus step warmup's."""
-    import contextlib
-    import io
-
     from src.benchmark import _event_wall_times
     from src.run import run
 
@@ -51,9 +48,15 @@ def _runtime(n: int, warmup: int, k: int = 1) -> float:
     return (ends[n - 1] - ends[warmup - 1]) / (n - warmup) * 1e3
 
 
+def _seed_loss(w1, w2, x, y):
+    """The seed's two-layer loss, as the seed writes it."""
+    import jax.numpy as jnp
+
+    return jnp.sum(jnp.square(y - jnp.maximum(x @ w1, 0.0) @ w2))
+
+
 def _bare(problem, level: int, n: int, warmup: int, read: bool) -> float:
     import jax
-    import jax.numpy as jnp
 
     from src.frameworks import jax as jaxw
     from src.models.two_layer import jax as model
@@ -66,9 +69,7 @@ def _bare(problem, level: int, n: int, warmup: int, read: bool) -> float:
 
         @jax.jit
         def step(w1, w2, x, y):
-            def loss(w1, w2):
-                return jnp.sum(jnp.square(y - jnp.maximum(x @ w1, 0.0) @ w2))
-            value, (g1, g2) = jax.value_and_grad(loss, argnums=(0, 1))(w1, w2)
+            value, (g1, g2) = jax.value_and_grad(_seed_loss, argnums=(0, 1))(w1, w2, x, y)
             return w1 - lr * g1, w2 - lr * g2, value
 
         w1, w2 = state["params"]["w1"], state["params"]["w2"]
@@ -117,7 +118,6 @@ def _bare(problem, level: int, n: int, warmup: int, read: bool) -> float:
 def _fori(problem, n: int, warmup: int, k: int = 100) -> float:
     """The seed's step, k of them per call in a bare jitted fori_loop."""
     import jax
-    import jax.numpy as jnp
 
     from src.frameworks import jax as jaxw
 
@@ -128,7 +128,7 @@ def _fori(problem, n: int, warmup: int, k: int = 100) -> float:
     def steps(w1, w2, x, y):
         def body(_, carry):
             w1, w2 = carry
-            g1, g2 = jax.grad(lambda a, b: jnp.sum(jnp.square(y - jnp.maximum(x @ a, 0.0) @ b)), argnums=(0, 1))(w1, w2)
+            g1, g2 = jax.grad(_seed_loss, argnums=(0, 1))(w1, w2, x, y)
             return w1 - lr * g1, w2 - lr * g2
         return jax.lax.fori_loop(0, k, body, (w1, w2))
 
@@ -149,42 +149,23 @@ def measure(steps: int = 3000, warmup: int = 300, rounds: int = 5, seed: int = 0
     n = warmup + steps
     problem = make_problem(compose_config("runtime=jax_jit"))
     jaxw.set_threads(cpu_threads())  # the pool the runtime would start (once per process: every way shares it)
-    per_round: dict[str, list[float]] = {w: [] for w in (*WAYS, *CONTEXT)}
-    order = random.Random(seed)
-    for _ in range(rounds):
-        ways = list(per_round)
-        order.shuffle(ways)
-        for way in ways:
-            if way == RUNTIME:
-                ms = _runtime(n, warmup)
-            elif way == CONTEXT[2]:
-                ms = _runtime(n, warmup, k=100)
-            elif way == CONTEXT[1]:
-                ms = _fori(problem, n, warmup)
-            elif way == CONTEXT[0]:
-                ms = _bare(problem, 0, n, warmup, read=True)
-            else:
-                ms = _bare(problem, WAYS.index(way), n, warmup, read=False)
-            per_round[way].append(ms)
-    out = {}
-    for way, ms in per_round.items():
-        ratios = [a / b for a, b in zip(ms, per_round[FLOOR])]
-        out[way] = {"ms": statistics.median(ms), "iqr_ms": spread(ms), "rounds_ms": ms,
-                    "ratio": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)]}
-    return out
+
+    def one(way: str) -> float:
+        if way == RUNTIME:
+            return _runtime(n, warmup)
+        if way == CONTEXT[2]:
+            return _runtime(n, warmup, k=100)
+        if way == CONTEXT[1]:
+            return _fori(problem, n, warmup)
+        if way == CONTEXT[0]:
+            return _bare(problem, 0, n, warmup, read=True)
+        return _bare(problem, WAYS.index(way), n, warmup, read=False)
+
+    return ladder([*WAYS, *CONTEXT], FLOOR, rounds, seed, one)
 
 
 def table(result: dict) -> str:
-    lines = ["| way | ms/step (median of rounds) | range over rounds | x floor (median of rounds) | range "
-             "| this piece, ms |",
-             "|---|---|---|---|---|---|"]
-    previous = None
-    for way, r in result.items():
-        piece = "" if previous is None or way not in WAYS else f"{r['ms'] - result[previous]['ms']:+.3f}"
-        lines.append(f"| {way} | {r['ms']:.3f} | {min(r['rounds_ms']):.3f}-{max(r['rounds_ms']):.3f} | "
-                     f"{r['ratio']:.2f} | {r['ratio_range'][0]:.2f}-{r['ratio_range'][1]:.2f} | {piece} |")
-        previous = way if way in WAYS else previous
-    return "\n".join(lines)
+    return ladder_table(result, WAYS)
 
 
 def main(argv=None) -> int:

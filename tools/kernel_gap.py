@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 
+from tools import output, output_options
+
 RATE = """
 import json, time, torch
 n = 2048
@@ -75,8 +77,6 @@ def table(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from tools import output, output_options
-
     ap = argparse.ArgumentParser(prog="python -m tools.kernel_gap", description=__doc__.splitlines()[0])
     output_options(ap)
     args = ap.parse_args(argv)

@@ -14,7 +14,6 @@ without Lightning, is the context.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import tempfile
@@ -27,8 +26,8 @@ from src.frameworks.torch import import_lightning
 from src.frameworks.torch_graph import autograd_nodes, step_graph
 from src.models.two_layer.torch import Net
 from src.problem import make_problem
-from src.recorder import Recorder, spread
-from tools import output, output_options
+from src.recorder import Recorder
+from tools import ladder, ladder_table, output, output_options
 
 pl = import_lightning()
 
@@ -37,6 +36,7 @@ WAYS = ("floor: barebones Trainer, raw torch calls", "+ LightningOptimizer wrapp
         "+ the step's inputs as a dict", "+ graph capture (autograd nodes)", "+ the recorder (events, checks)",
         "+ the progress bar", "+ the runtime's Trainer settings", "lightning runtime, as run")
 FLOOR, RUNTIME = WAYS[0], WAYS[-1]
+SEED = "seed loop, no Lightning"  # context, not a rung
 
 
 class _Probe(pl.LightningModule):
@@ -108,23 +108,14 @@ def measure(steps: int = 300, warmup: int = 50, rounds: int = 7, seed: int = 0) 
     """way -> {ms, iqr_ms, ratio, ratio_range} (the floor's ratio is 1), and the seed loop's ms."""
     problem = make_problem(compose_config())
     torch.set_num_threads(cpu_threads())
-    per_round: dict[str, list[float]] = {w: [] for w in (*WAYS, "seed loop, no Lightning")}
-    order = random.Random(seed)
-    for _ in range(rounds):
-        ways = list(per_round)
-        order.shuffle(ways)
-        for way in ways:
-            if way == "seed loop, no Lightning":
-                per_round[way].append(_seed_loop(problem, warmup + steps, warmup))
-                continue
-            with tempfile.TemporaryDirectory() as d:
-                per_round[way].append(statistics.fmean(_one(way, problem, warmup + steps, d)[warmup:]))
-    out = {}
-    for way, ms in per_round.items():
-        ratios = [a / b for a, b in zip(ms, per_round[FLOOR])]
-        out[way] = {"ms": statistics.median(ms), "iqr_ms": spread(ms), "rounds_ms": ms,
-                    "ratio": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)]}
-    return out
+
+    def one(way: str) -> float:
+        if way == SEED:
+            return _seed_loop(problem, warmup + steps, warmup)
+        with tempfile.TemporaryDirectory() as d:
+            return statistics.fmean(_one(way, problem, warmup + steps, d)[warmup:])
+
+    return ladder([*WAYS, SEED], FLOOR, rounds, seed, one)
 
 
 def _seed_loop(problem, n: int, warmup: int) -> float:
@@ -147,16 +138,7 @@ def _seed_loop(problem, n: int, warmup: int) -> float:
 
 
 def table(result: dict) -> str:
-    lines = ["| way | ms/step | IQR ms | x floor (median of rounds) | range over rounds | this piece, ms |",
-             "|---|---|---|---|---|---|"]
-    previous = None
-    for way, r in result.items():
-        piece = "" if previous is None or way not in WAYS else f"{r['ms'] - result[previous]['ms']:+.3f}"
-        iqr = "" if r["iqr_ms"] is None else f"{r['iqr_ms']:.3f}"  # (fewer than 4 rounds: none)
-        lines.append(f"| {way} | {r['ms']:.3f} | {iqr} | {r['ratio']:.2f} | "
-                     f"{r['ratio_range'][0]:.2f}-{r['ratio_range'][1]:.2f} | {piece} |")
-        previous = way if way in WAYS else previous
-    return "\n".join(lines)
+    return ladder_table(result, WAYS)
 
 
 def main(argv=None) -> int:

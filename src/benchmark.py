@@ -331,12 +331,12 @@ def thread_table(rows: list[dict]) -> str:
 
 def own_cost(out: Path) -> int:
     """graphduel's own per-step cost, each in a fresh process: the recorder, the lightning runtime's step
-    against the cheapest Lightning loop of the same math, and jax_jit's against the same math jitted bare,
-    piece by piece."""
+    against the cheapest Lightning loop of the same math, jax_jit's against the same math jitted bare, piece
+    by piece, and what a pause between two jitted steps costs on XLA's CPU pool (the rest of jax_jit's)."""
     out.mkdir(parents=True, exist_ok=True)
     results, md = {}, []
     for name, module in (("recorder", "tools.recorder_cost"), ("lightning", "tools.lightning_overhead"),
-                         ("jax", "tools.jax_overhead")):
+                         ("jax", "tools.jax_overhead"), ("xla_idle", "tools.xla_idle")):
         print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
             proc = subprocess.run([sys.executable, "-m", module, "--json-out", f.name], cwd=ROOT, capture_output=True,

@@ -133,6 +133,25 @@ def test_jax_overhead_sets_each_piece_against_the_bare_jitted_step():
     assert ways[RUNTIME]["ms"] > 0
 
 
+def test_xla_idle_times_each_pause_and_the_runtime_in_a_process_per_thread_count():
+    from src.config import cpu_threads
+    from tools import xla_idle
+
+    out = subprocess.run([sys.executable, "-m", "tools.xla_idle", "--steps", "50", "--warmup", "50", "--rounds", "2",
+                          "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(result) == {str(cpu_threads()), "1"}  # every core, and one thread: a pool size per process
+    for per in result.values():
+        assert set(per) == {*map(str, xla_idle.GAPS_US), "runtime"}
+        for gap, r in per.items():
+            assert 0 < r["range_us"][0] <= r["us"] <= r["range_us"][1] < 1e6, gap
+        # a step with the host busy 100 us after it cannot take less than those 100 us
+        assert per["100"]["range_us"][0] >= 100
+    table = xla_idle.table(result)
+    assert table.count("\n") == 1 + len(xla_idle.GAPS_US) + 1 and "jax_jit runtime, as run" in table
+
+
 def test_a_block_disturbed_by_other_work_is_re_measured_and_the_row_says_so(tmp_path):
     import os
 

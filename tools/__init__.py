@@ -1,7 +1,8 @@
 """Measurement tools, run from the repository root as `python -m tools.<name>`: what graphduel's own parts
-cost (recorder_cost, lightning_overhead, jax_overhead: `python bench.py --own-cost` runs them), what the
-runtimes build as the RNN's length changes (rnn_lengths), and why torch's GEMM trails on some CPUs
-(kernel_gap).  They use the project (src/) and are no part of it."""
+cost (recorder_cost, lightning_overhead, jax_overhead, and xla_idle: what a pause between two jitted steps
+costs; `python bench.py --own-cost` runs them), what the runtimes build as the RNN's length changes
+(rnn_lengths), and why torch's GEMM trails on some CPUs (kernel_gap).  They use the project (src/) and are
+no part of it."""
 import argparse
 import json
 import random

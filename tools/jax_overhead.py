@@ -34,13 +34,14 @@ CONTEXT = ("the seed's step jitted bare, loss read every step", "100 steps per c
            "jax_jit runtime, steps_per_call=100, as run")
 
 
-def _runtime(n: int, warmup: int, k: int = 1) -> float:
+def _runtime(n: int, warmup: int, k: int = 1, threads: int | None = None) -> float:
     """ms per step of the jax_jit runtime from its event file: wall time of step warmup+steps minus step warmup's."""
     from src.benchmark import _event_wall_times
     from src.run import run
 
     cfg = compose_config("runtime=jax_jit", f"trainer.max_steps={n}", "trainer.progress_bar=false",
-                         "trainer.checkpoint_every_n_steps=0", *([f"trainer.steps_per_call={k}"] * (k > 1)))
+                         "trainer.checkpoint_every_n_steps=0", *([f"trainer.steps_per_call={k}"] * (k > 1)),
+                         *([f"trainer.num_threads={threads}"] * (threads is not None)))
     with tempfile.TemporaryDirectory() as d:
         with contextlib.redirect_stdout(io.StringIO()):
             run(cfg, d)

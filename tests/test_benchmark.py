@@ -11,10 +11,10 @@ from helpers import ROOT
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def bench(tmp_path, *args):
+def bench(tmp_path, *args, env=None):
     out = subprocess.run([sys.executable, str(ROOT / "bench.py"), "--warmup", "3", "--repeats", "5", "--steps", "4",
                           "--threads", "1", "--out", str(tmp_path), *args], cwd=ROOT, capture_output=True, text=True,
-                         timeout=1200)
+                         timeout=1200, env=env)
     return out
 
 
@@ -72,9 +72,16 @@ def test_bench_sets_jax_jit_against_the_plain_jax_loop(tmp_path):
 
 
 def test_scaling_mode_writes_a_plot_and_a_table(tmp_path):
+    import os
+
+    home = tmp_path / "home"  # no peak file there (~/.cache/graphduel/peak.json): the ladder says so first
     out = bench(tmp_path, "--scaling", "--sizes", "16x8,64x32", "--models", "two_layer",
-                "--runners", "torch_loop,lightning,tf_loop,tf_session", "--rounds", "1")
+                "--runners", "torch_loop,lightning,tf_loop,tf_session", "--rounds", "1",
+                env={**os.environ, "HOME": str(home)})
     assert out.returncode == 0, out.stderr[-2000:]
+    warning = [line for line in out.stderr.splitlines() if "run `python bench.py --peak` first" in line]
+    assert len(warning) == 1 and "no peak measured" in warning[0] and str(home) in warning[0]
+    assert out.stderr.index(warning[0]) < out.stderr.index("%|")  # before the progress bar, not after the ladder
     rows = json.loads((tmp_path / "scaling.json").read_text())["rows"]
     assert {(r["hidden"], r["batch"]) for r in rows} == {(16, 8), (64, 32)} and len(rows) == 8
     assert (tmp_path / "scaling.png").read_bytes()[:4] == b"\x89PNG"

@@ -422,11 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.scaling:  # a ladder takes half an hour or more: say now if it will have no floor to be set against
         from src.flops import DEFAULT_PEAK_FILE, load_peak
 
-        missing = [why for fw in sorted({FRAMEWORK[r] for r in runners if r in RUNTIMES})
-                   for rate, why in [load_peak(DEFAULT_PEAK_FILE, fw)] if rate is None]
-        if missing:
-            print(f"benchmark: warning: {missing[0]}: the roofline will draw no floor and no run its x floor; "
-                  "run `python bench.py --peak` first (~1 min)", file=sys.stderr)
+        for fw in sorted({FRAMEWORK[r] for r in runners if r in RUNTIMES}):
+            rate, why = load_peak(DEFAULT_PEAK_FILE, fw)
+            if rate is None:  # one line, for the first framework without a floor
+                print(f"benchmark: warning: {why}: the roofline will draw no floor and no run its x floor; "
+                      "run `python bench.py --peak` first (~1 min)", file=sys.stderr)
+                break
     if args.steps_per_call > 1:  # a block's time is between step ends: blocks and warm-up whole calls
         k = args.steps_per_call
         args.warmup, args.steps = -(-args.warmup // k) * k, -(-args.steps // k) * k

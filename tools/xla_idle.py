@@ -6,17 +6,15 @@ The seeds' two_layer step as the jax_jit runtime compiles it, its loss read afte
 runtime reads it, to log it), then the host busy for a fixed time before the next step: the time a
 recorder, a progress bar or any Python between two steps takes.  XLA's CPU thread pool keeps its workers
 spinning for a moment after a step, then puts them to sleep; a step that comes later waits for them to
-wake.  So with a pool of several workers a pause of ~20 us or more costs the step ~50 us on top of the
-pause (and the host's work runs slower beside the spinning workers), while with one worker a pause costs
-only itself.  The runtime as run, `python train.py runtime=jax_jit`, is timed from its event file at each
-thread count too.  Each figure is the median of interleaved rounds, with their range.
+wake.  So with a pool of several workers a pause costs the step tens of microseconds on top of itself
+(33-71 us for pauses of 2-100 us, measured on a 2-core AMD EPYC: docs/scaling.md), while with one worker a
+pause mostly costs only itself.  The runtime as run, `python train.py runtime=jax_jit`, is timed from its
+event file at each thread count too.  Each figure is the median of interleaved rounds, with their range.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import random
-import statistics
 import subprocess
 import sys
 import time
@@ -48,24 +46,23 @@ def measure_here(threads: int, steps: int, warmup: int, rounds: int, seed: int =
     from src.models.two_layer import jax as model
     from src.problem import make_problem
     from src.runtimes.jax_jit import compile_step
+    from tools import ladder
     from tools.jax_overhead import _runtime
 
     problem = make_problem(compose_config("runtime=jax_jit"))
     state, data = jaxw.start_state(problem, jax.devices("cpu")[0])
     step = compile_step(problem, model, state["params"], state["buffers"], data)
     weights = (state["params"], state["buffers"])
-    ways = [*GAPS_US, "runtime"]
-    per: dict = {w: [] for w in ways}
-    order = random.Random(seed)
-    for _ in range(rounds):
-        order.shuffle(ways)
-        for way in ways:
-            if way == "runtime":  # ms from the event file, as us
-                per[way].append(_runtime(warmup + steps, warmup, threads=threads) * 1e3)
-            else:
-                us, weights = _steps(step, *weights, data, warmup + steps, warmup, way / 1e6)
-                per[way].append(us)
-    return {str(w): {"us": statistics.median(v), "range_us": [min(v), max(v)]} for w, v in per.items()}
+
+    def one(way) -> float:  # us per step (ladder() is unit-blind: its "ms" keys hold these us)
+        nonlocal weights
+        if way == "runtime":  # ms from the event file, as us
+            return _runtime(warmup + steps, warmup, threads=threads) * 1e3
+        us, weights = _steps(step, *weights, data, warmup + steps, warmup, way / 1e6)
+        return us
+
+    per = ladder([*GAPS_US, "runtime"], 0, rounds, seed, one)
+    return {str(w): {"us": r["ms"], "range_us": [min(r["rounds_ms"]), max(r["rounds_ms"])]} for w, r in per.items()}
 
 
 def measure(steps: int = 2000, warmup: int = 300, rounds: int = 5) -> dict:
